@@ -1,0 +1,37 @@
+# One command each on a fresh machine: `make demo`, `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+# CPU machines: install the CPU build of torch 2.13.0 explicitly before the project, so that
+# the project's torch range is already satisfied and pip never pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	if command -v nvidia-smi >/dev/null 2>&1; then \
+		$(PY) -m pip install -q "torch==2.13.0"; \
+	else \
+		$(PY) -m pip install -q "torch==2.13.0" || $(PY) -m pip install -q "torch==2.13.0+cpu"; \
+	fi
+	$(PY) -m pip install -q -e ".[pybullet,dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/robot-rl envs
+	$(VENV)/bin/robot-rl baseline robot_rl/ArmReach-v0 --episodes 10 --backend mujoco --randomize
+
+lint: setup
+	$(VENV)/bin/ruff check robot_rl tests bench
+
+test: lint
+	$(PY) -m pytest -q -n 2
+
+bench: setup
+	$(PY) bench/sim_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
