@@ -1,0 +1,42 @@
+"""Arm observation for the reach task, built from named measured quantities."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from robot_rl.spaces.vector import Quantity, VectorSpec
+
+
+def arm_reach_spec(num_joints: int) -> VectorSpec:
+    """Observation layout of `robot_rl/ArmReach-v0` for an arm with `num_joints` commanded joints."""
+    return VectorSpec(
+        (
+            Quantity("joint_pos_rad", num_joints, "rad", "measured joint positions, command order"),
+            Quantity("joint_vel_rad_s", num_joints, "rad/s", "measured joint velocities"),
+            Quantity("ee_pos_m", 3, "m", "end-effector (TCP) position, robot base frame"),
+            Quantity("target_pos_m", 3, "m", "reach target, robot base frame"),
+            Quantity("ee_to_target_m", 3, "m", "target minus end-effector position"),
+            Quantity("last_action_rad", num_joints, "rad", "previous applied joint position targets"),
+        )
+    )
+
+
+def arm_reach_observation(
+    joint_pos_rad: np.ndarray,
+    joint_vel_rad_s: np.ndarray,
+    ee_pos_m: np.ndarray,
+    target_pos_m: np.ndarray,
+    last_action_rad: np.ndarray,
+) -> np.ndarray:
+    """Observation `[N, 3*n_joints + 9]` float32 from measured quantities (all `[N, k]`)."""
+    spec = arm_reach_spec(joint_pos_rad.shape[-1])
+    return spec.build(
+        {
+            "joint_pos_rad": joint_pos_rad,
+            "joint_vel_rad_s": joint_vel_rad_s,
+            "ee_pos_m": ee_pos_m,
+            "target_pos_m": target_pos_m,
+            "ee_to_target_m": np.asarray(target_pos_m) - np.asarray(ee_pos_m),
+            "last_action_rad": last_action_rad,
+        }
+    )
