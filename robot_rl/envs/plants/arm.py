@@ -1,0 +1,118 @@
+"""Simulated arm: joint position targets tracked by PD servos with nominal gravity compensation.
+
+The position interface enforces the joint velocity limits the way ros2_control's joint limiter does: the target
+moves toward the command by at most `velocity_max * control_dt` per control step. Pushes on the hand are random
+external forces (magnitude `push_force_n` per episode, horizontal direction random per push).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from robot_rl.envs.backends import ModelBinding, make_backend
+from robot_rl.robots import RobotSpec
+from robot_rl.safety import rate_limit
+
+PUSH_RATE_HZ = 0.5  # expected pushes per second when push_force_n > 0
+PUSH_DURATION_S = 0.1
+
+
+class ArmPlant:
+    """Batched Panda-class arm; commands are joint position targets `[N, n_joints]` rad."""
+
+    def __init__(self, spec: RobotSpec, backend: str, num_envs: int) -> None:
+        if spec.arm is None:
+            raise ValueError(f"robot '{spec.name}' is not an arm")
+        self.spec, a = spec, spec.arm
+        self.num_envs = num_envs
+        g = a.gripper
+        self.binding = ModelBinding(
+            joints=tuple(j.name for j in a.joints),
+            position_servos=tuple((j.name, j.kp_nm_per_rad, j.kd_nm_s_per_rad, j.effort_max_nm) for j in a.joints)
+            + tuple((f, g.kp_n_per_m, g.kd_n_s_per_m, g.force_max_n) for f in g.finger_joints),
+            bodies=tuple(a.link_bodies),
+            sites=(a.ee_site,),
+            gravity_compensation=a.gravity_compensation,
+        )
+        self.backend = make_backend(backend, spec, self.binding, num_envs)
+        self._kp = np.array([s[1] for s in self.binding.position_servos])  # arm joints, then fingers
+        self._kd = np.array([s[2] for s in self.binding.position_servos])
+        self._damping = np.array([j.damping_nm_s_per_rad for j in a.joints])
+        self._friction = np.array([j.friction_nm for j in a.joints])
+        self._max_step = np.array([j.velocity_max_rad_s for j in a.joints]) * spec.control_dt_s
+        self._gripper = np.full(len(g.finger_joints), g.opening_max_m)
+        self._hand = a.link_bodies.index(a.hand_body)
+        self._target = np.tile(np.array(a.home_rad), (num_envs, 1))
+        self._push_force = np.zeros(num_envs)
+        self._push_left_s = np.zeros(num_envs)
+        self._push = np.zeros((num_envs, 3))
+
+    def nominal_parameters(self) -> dict[str, float]:
+        """Nominal robot: unit scales, no payload, no pushes, no latency, no noise."""
+        return {
+            "link_mass_scale": 1.0,
+            "payload_mass_kg": 0.0,
+            "joint_damping_scale": 1.0,
+            "joint_friction_scale": 1.0,
+            "actuator_gain_scale": 1.0,
+            "push_force_n": 0.0,
+            "action_latency_steps": 0.0,
+            "observation_noise_scale": 0.0,
+        }
+
+    def apply_parameters(self, env_ids: np.ndarray, params: Mapping[str, np.ndarray]) -> None:
+        """Scale link masses (payload added to the hand), joint damping/friction and servo gains."""
+        a = self.spec.arm
+        masses = self.backend.nominal_body_masses()[None, :] * params["link_mass_scale"][:, None]
+        masses[:, self._hand] += params["payload_mass_kg"]
+        self.backend.set_body_masses(env_ids, masses)
+        self.backend.set_joint_dynamics(
+            env_ids,
+            self._damping[None, :] * params["joint_damping_scale"][:, None],
+            self._friction[None, :] * params["joint_friction_scale"][:, None],
+        )
+        gain = np.ones((len(env_ids), len(self._kp)))
+        gain[:, : len(a.joints)] = params["actuator_gain_scale"][:, None]  # the gripper keeps its gains
+        self.backend.set_servo_gains(env_ids, self._kp[None, :] * gain, self._kd[None, :] * gain)
+        self._push_force[env_ids] = params["push_force_n"]
+
+    def reset(self, env_ids: np.ndarray, command: np.ndarray, rng: np.random.Generator) -> None:
+        """Hold `command` as the servo target; stop any push."""
+        self._target[env_ids] = command
+        self._push_left_s[env_ids] = 0.0
+        self._push[env_ids] = 0.0
+
+    def control_step(self, command: np.ndarray, rng: np.random.Generator) -> None:
+        """Rate-limit the targets, update pushes, and run one control period of physics."""
+        self._target = rate_limit(command, self._target, self._max_step)
+        n = self.num_envs
+        self.backend.set_position_targets(np.hstack([self._target, np.tile(self._gripper, (n, 1))]))
+        self._update_push(rng)
+        self.backend.step(self.spec.substeps)
+
+    def _update_push(self, rng: np.random.Generator) -> None:
+        dt = self.spec.control_dt_s
+        self._push_left_s = np.maximum(self._push_left_s - dt, 0.0)
+        self._push[self._push_left_s <= 0] = 0.0
+        start = (self._push_force > 0) & (self._push_left_s <= 0) & (rng.random(self.num_envs) < PUSH_RATE_HZ * dt)
+        if start.any():
+            angle = rng.uniform(-np.pi, np.pi, start.sum())
+            self._push[start] = self._push_force[start, None] * np.stack(
+                [np.cos(angle), np.sin(angle), np.zeros_like(angle)], -1
+            )
+            self._push_left_s[start] = PUSH_DURATION_S
+        self.backend.set_external_wrench(self.spec.arm.hand_body, self._push, np.zeros_like(self._push))
+
+    def read_state(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Joint positions/velocities `[N, 7]`, TCP `[N, 3]`, link frame positions `[N, n_links, 3]`, targets."""
+        q, qd = self.backend.joint_state()
+        return {
+            "joint_pos_rad": q,
+            "joint_vel_rad_s": qd,
+            "ee_pos_m": self.backend.site_positions()[:, 0],
+            "link_pos_m": self.backend.body_positions(),
+            "joint_target_rad": self._target.copy(),
+            "push_force_n": self._push.copy(),
+        }

@@ -1,0 +1,51 @@
+"""The one registry of environments: id -> robot, task, config and reference controller.
+
+Every entry is registered with Gymnasium (`gymnasium.make(env_id, ...)`), built by `make_vec`, listed by
+`robot-rl envs`, and built and stepped on every backend by `tests/envs/test_registry.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+
+from robot_rl.envs.core import EnvEntry
+from robot_rl.envs.experts import ArmReachExpert, MobileBaseGoalExpert, QuadrotorHoverExpert
+from robot_rl.envs.tasks.arm_reach import ArmReachConfig, ArmReachTask
+from robot_rl.envs.tasks.mobile_base_goal import MobileBaseGoalConfig, MobileBaseGoalTask
+from robot_rl.envs.tasks.quadrotor_hover import QuadrotorHoverConfig, QuadrotorHoverTask
+
+
+@dataclass(frozen=True)
+class RegisteredEnv(EnvEntry):
+    """An environment with its reference controller."""
+
+    expert: type = object
+
+
+ENVS: dict[str, RegisteredEnv] = {
+    e.env_id: e
+    for e in (
+        RegisteredEnv("robot_rl/ArmReach-v0", "arm", ArmReachTask, ArmReachConfig,
+                      "7-DoF arm: TCP to a random target in the workspace and hold", ArmReachExpert),
+        RegisteredEnv("robot_rl/QuadrotorHover-v0", "quadrotor", QuadrotorHoverTask, QuadrotorHoverConfig,
+                      "Crazyflie-class quadrotor: from a random pose, velocity and tilt to a setpoint",
+                      QuadrotorHoverExpert),
+        RegisteredEnv("robot_rl/MobileBaseGoal-v0", "mobile_base", MobileBaseGoalTask, MobileBaseGoalConfig,
+                      "differential-drive base: reach a goal among random obstacles using the lidar",
+                      MobileBaseGoalExpert),
+    )
+}
+
+
+def entry(env_id: str) -> RegisteredEnv:
+    """The registered environment `env_id`, or a KeyError listing the known ids."""
+    if env_id not in ENVS:
+        raise KeyError(f"unknown environment '{env_id}'; registered: {sorted(ENVS)}")
+    return ENVS[env_id]
+
+
+for _id in ENVS:
+    if _id not in gym.registry:
+        gym.register(_id, entry_point="robot_rl.envs.gym_env:RobotEnv", kwargs={"env_id": _id})
