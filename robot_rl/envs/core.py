@@ -122,6 +122,7 @@ class BatchedRobotEnv:
             for k, v in sampled.items():
                 self.params[k][ids] = v
         chosen = {k: v[ids] for k, v in self.params.items()}
+        self.plant.backend.reset_state(ids)
         self.plant.apply_parameters(ids, chosen)
         command = self.task.reset(self.plant, ids, self.rng)
         self.plant.reset(ids, command, self.rng)
@@ -163,8 +164,8 @@ class BatchedRobotEnv:
             "reward_terms": scaled,
             "is_success": outcome.success & (terminated | truncated),
             "failure": outcome.failure,
-            "proposed_action": proposed,
-            "applied_action": applied,
+            "proposed_action": proposed.copy(),
+            "applied_action": applied.copy(),
             "executed_action": executed,
             "action_nonfinite": events["nonfinite"],
             "action_clipped": events["clipped"],

@@ -172,6 +172,7 @@ class MobileBaseParams(StrictModel):
     wheel_torque_max_nm: float = Field(gt=0)
     wheel_kd_nm_s_per_rad: float = Field(gt=0, description="wheel velocity servo gain")
     body_radius_m: float = Field(gt=0, description="footprint radius for collision checks")
+    base_height_m: float = Field(gt=0, description="height of the base_link frame above the floor at rest")
     lidar: LidarSpec
 
 

@@ -49,6 +49,12 @@ class Backend(Protocol):
     def step(self, num_steps: int) -> None:
         """Advance every env `num_steps` physics steps with the current targets and external wrenches."""
 
+    def reset_state(self, env_ids: np.ndarray) -> None:
+        """Return the given envs to the state they were loaded in (positions, velocities, contacts, warm starts).
+
+        Parameters changed through the setters (masses, gains, friction) are kept.
+        """
+
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
         """Positions and velocities of `binding.joints`: two arrays `[num_envs, n_joints]` (rad, rad/s or m, m/s)."""
 

@@ -124,6 +124,12 @@ class MujocoBackend:
             mujoco.mj_setState(m, d, state[i, -1], _STATE_SPEC)
             mujoco.mj_kinematics(m, d)
 
+    def reset_state(self, env_ids: np.ndarray) -> None:
+        """Return the given envs to the model's initial state (qpos0, zero velocity, no controls or forces)."""
+        for i in env_ids:
+            mujoco.mj_resetData(self.models[i], self.datas[i])
+        self.forward(env_ids)
+
     def forward(self, env_ids: np.ndarray) -> None:
         """Recompute derived quantities of the given envs after teleporting them."""
         for i in env_ids:

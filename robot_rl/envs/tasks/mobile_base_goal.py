@@ -76,7 +76,6 @@ class MobileBaseGoalTask:
         self.goal = np.zeros((num_envs, 2))
         self.obstacles = np.full((num_envs, len(OBSTACLE_BODIES), 2), 20.0)
         self._prev_distance = np.zeros(num_envs)
-        self._spawn_z: np.ndarray | None = None
 
     def _sample_start_goal(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         c = self.config
@@ -93,15 +92,13 @@ class MobileBaseGoalTask:
     def reset(self, plant: Plant, env_ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """New start pose, goal and obstacle layout; returns a zero twist."""
         n = len(env_ids)
-        if self._spawn_z is None:
-            self._spawn_z = plant.backend.base_state()[0][:, 2].copy()
         start, goal = self._sample_start_goal(n, rng)
         obstacles = place_obstacles(start, goal, self.config, rng)
         self.goal[env_ids] = goal
         self.obstacles[env_ids, : self.config.num_obstacles] = obstacles
         plant.backend.set_obstacle_positions(env_ids, self.obstacles[env_ids])
         yaw = rng.uniform(-np.pi, np.pi, n)
-        pos = np.column_stack([start, self._spawn_z[env_ids]])
+        pos = np.column_stack([start, np.full(n, self.spec.mobile_base.base_height_m)])
         zeros = np.zeros((n, 3))
         plant.backend.set_base_state(env_ids, pos, quat_from_euler(np.zeros(n), np.zeros(n), yaw), zeros, zeros)
         self._prev_distance[env_ids] = np.linalg.norm(goal - start, axis=1)
