@@ -27,7 +27,7 @@ def env_rows() -> list[dict]:
             "backends": backends,
             "control_rate_hz": spec.control_rate_hz,
             "physics_rate_hz": round(1.0 / spec.physics_dt_s),
-            "command": [f"{n} [{u}]" for n, u in zip(spec.command.names, spec.command.units)],
+            "command": [f"{n} [{u}]" for n, u in zip(spec.command.names, spec.command.units, strict=True)],
         })
     return rows
 

@@ -36,6 +36,7 @@ def confine_to_localhost(respect_existing: bool = False) -> Path:
 
     Args:
         respect_existing: keep a `CYCLONEDDS_URI` the operator already set (robot deployments).
+
     """
     path = Path(tempfile.gettempdir()) / f"robot_rl_cyclonedds_localhost_{os.getuid()}.xml"
     if not path.exists() or path.read_text() != CYCLONEDDS_LOCALHOST_XML:

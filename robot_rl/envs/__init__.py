@@ -1,8 +1,8 @@
 """Gymnasium environments = robot x task x backend x randomization, single and batched.
 
-    import gymnasium as gym, robot_rl.envs
-    env = gym.make("robot_rl/ArmReach-v0", backend="pybullet", randomize=True)
-    venv = robot_rl.envs.make_vec("robot_rl/QuadrotorHover-v0", num_envs=64)
+import gymnasium as gym, robot_rl.envs
+env = gym.make("robot_rl/ArmReach-v0", backend="pybullet", randomize=True)
+venv = robot_rl.envs.make_vec("robot_rl/QuadrotorHover-v0", num_envs=64)
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class CommandSpec(StrictModel):
         n = len(self.names)
         if not (len(self.units) == len(self.low) == len(self.high) == n) or n == 0:
             raise ValueError(f"names, units, low and high must have the same non-zero length (names has {n})")
-        for name, lo, hi in zip(self.names, self.low, self.high):
+        for name, lo, hi in zip(self.names, self.low, self.high, strict=True):
             if not lo <= hi:
                 raise ValueError(f"lower limit {lo} is above upper limit {hi} for '{name}'")
         return self
@@ -93,7 +93,9 @@ class JointSpec(StrictModel):
     @model_validator(mode="after")
     def _check(self) -> JointSpec:
         if not self.position_min_rad <= self.position_max_rad:
-            raise ValueError(f"position_min_rad {self.position_min_rad} is above position_max_rad {self.position_max_rad}")
+            raise ValueError(
+                f"position_min_rad {self.position_min_rad} is above position_max_rad {self.position_max_rad}"
+            )
         return self
 
 
@@ -122,7 +124,7 @@ class ArmParams(StrictModel):
     def _check(self) -> ArmParams:
         if len(self.home_rad) != len(self.joints):
             raise ValueError(f"home_rad has {len(self.home_rad)} values for {len(self.joints)} joints")
-        for j, q in zip(self.joints, self.home_rad):
+        for j, q in zip(self.joints, self.home_rad, strict=True):
             if not j.position_min_rad <= q <= j.position_max_rad:
                 raise ValueError(f"home_rad {q} of '{j.name}' is outside its limits")
         return self

@@ -18,11 +18,13 @@ def sanitize_action(
 
     Args:
         proposed: `[N, n]` commands in physical units.
-        low, high: `[n]` command bounds.
+        low: `[n]` lower command bounds.
+        high: `[n]` upper command bounds.
         fallback: `[N, n]` command used for rows that are not finite (normally the last applied one).
 
     Returns:
         applied `[N, n]` float64 and events `{"nonfinite": [N] bool, "clipped": [N] bool}`.
+
     """
     proposed = np.asarray(proposed, dtype=np.float64)
     nonfinite = ~np.isfinite(proposed).all(axis=1)

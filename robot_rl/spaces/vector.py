@@ -48,6 +48,7 @@ class VectorSpec:
 
         Raises:
             ValueError: a quantity is missing, unexpected, of the wrong size, or not finite.
+
         """
         missing = [n for n in self.names if n not in values]
         extra = [n for n in values if n not in self.names]

@@ -26,6 +26,7 @@ class ModelBinding:
         sites: frames read by `site_positions` (MuJoCo sites; links with the same name in the URDF).
         obstacles: static bodies moved by `set_obstacle_positions` (MuJoCo mocap bodies).
         gravity_compensation: cancel gravity of the nominal link masses of the fixed-base chain.
+
     """
 
     joints: tuple[str, ...] = ()
@@ -62,7 +63,7 @@ class Backend(Protocol):
         """Teleport `binding.joints` of the given envs to `qpos`, `qvel` `[len(env_ids), n_joints]`."""
 
     def base_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Floating base: position `[N,3]` m, quaternion `[N,4]` wxyz, linear velocity `[N,3]` m/s, angular `[N,3]` rad/s.
+        """Floating base: position `[N,3]` m, quaternion `[N,4]` wxyz, velocities `[N,3]` m/s and rad/s.
 
         Velocities are in the world frame.
         """

@@ -45,7 +45,7 @@ class MujocoBackend:
         self._nominal_gravcomp = base.body_gravcomp[self._body_ids].copy()
         self.models = [copy.deepcopy(base) for _ in range(num_envs)]
         self.datas = [mujoco.MjData(m) for m in self.models]
-        for m, d in zip(self.models, self.datas):
+        for m, d in zip(self.models, self.datas, strict=True):
             mujoco.mj_forward(m, d)
         nthread = min(os.cpu_count() or 1, num_envs)
         self._rollout = mujoco.rollout.Rollout(nthread=nthread) if num_envs > 1 else None
@@ -86,13 +86,13 @@ class MujocoBackend:
         raise ValueError(f"{self._path}: no actuator drives joint '{joint}'")
 
     def _configure_servos(self, model: mujoco.MjModel) -> None:
-        for a, (_, kp, kd, effort) in zip(self._pos_act, self.binding.position_servos):
+        for a, (_, kp, kd, effort) in zip(self._pos_act, self.binding.position_servos, strict=True):
             model.actuator_gainprm[a, 0] = kp
             model.actuator_biasprm[a, :3] = (0.0, -kp, -kd)
             model.actuator_forcerange[a] = (-effort, effort)
             model.actuator_forcelimited[a] = 1
             model.actuator_ctrllimited[a] = 0
-        for a, (_, kd, effort) in zip(self._vel_act, self.binding.velocity_servos):
+        for a, (_, kd, effort) in zip(self._vel_act, self.binding.velocity_servos, strict=True):
             model.actuator_gainprm[a, 0] = kd
             model.actuator_biasprm[a, :3] = (0.0, 0.0, -kd)
             model.actuator_forcerange[a] = (-effort, effort)
@@ -103,7 +103,7 @@ class MujocoBackend:
     def step(self, num_steps: int) -> None:
         """Advance every env `num_steps` physics steps (threaded rollout when batched)."""
         if self._rollout is None:
-            for m, d in zip(self.models, self.datas):
+            for m, d in zip(self.models, self.datas, strict=True):
                 for _ in range(num_steps):
                     mujoco.mj_step(m, d)
                 mujoco.mj_kinematics(m, d)
@@ -111,7 +111,7 @@ class MujocoBackend:
         n = self.num_envs
         init = np.empty((n, self._nstate))
         ctrl = np.empty((n, 1, self._nctrl))
-        for i, (m, d) in enumerate(zip(self.models, self.datas)):
+        for i, (m, d) in enumerate(zip(self.models, self.datas, strict=True)):
             mujoco.mj_getState(m, d, init[i], _STATE_SPEC)
             mujoco.mj_getState(m, d, ctrl[i, 0], _CONTROL_SPEC)
         ctrl = np.repeat(ctrl, num_steps, axis=1)  # constant over the control period
@@ -120,7 +120,7 @@ class MujocoBackend:
             self.models, self._scratch, init, ctrl, control_spec=_CONTROL_SPEC, nstep=num_steps, state=state,
             sensordata=np.empty((n, num_steps, 0)), skip_checks=True,
         )
-        for i, (m, d) in enumerate(zip(self.models, self.datas)):
+        for i, (m, d) in enumerate(zip(self.models, self.datas, strict=True)):
             mujoco.mj_setState(m, d, state[i, -1], _STATE_SPEC)
             mujoco.mj_kinematics(m, d)
 
@@ -243,7 +243,7 @@ class MujocoBackend:
         n, nray = directions.shape[:2]
         out = np.empty((n, nray))
         geomid = np.empty(nray, dtype=np.int32)
-        for i, (m, d) in enumerate(zip(self.models, self.datas)):
+        for i, (m, d) in enumerate(zip(self.models, self.datas, strict=True)):
             dist = np.empty(nray)
             vec = np.ascontiguousarray(directions[i], dtype=np.float64).reshape(-1)
             mujoco.mj_multiRay(m, d, origins[i].astype(np.float64), vec, _RAY_GROUPS, 1, -1, geomid, dist, None, nray,

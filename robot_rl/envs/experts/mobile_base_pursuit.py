@@ -18,7 +18,9 @@ from robot_rl.spaces.mobile_base import mobile_base_goal_spec
 class MobileBaseGoalExpert:
     """Corridor-checked pure pursuit."""
 
-    def __init__(self, spec: RobotSpec, speed_m_s: float = 0.8, lookahead_m: float = 1.2, margin_m: float = 0.12) -> None:
+    def __init__(
+        self, spec: RobotSpec, speed_m_s: float = 0.8, lookahead_m: float = 1.2, margin_m: float = 0.12
+    ) -> None:
         p = spec.mobile_base
         self.spec = mobile_base_goal_spec(p.lidar.num_beams)
         self.beam_angles = p.lidar.fov_rad / p.lidar.num_beams * np.arange(p.lidar.num_beams)

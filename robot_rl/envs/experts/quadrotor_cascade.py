@@ -1,8 +1,9 @@
 """Reference quadrotor controller: cascaded position -> acceleration -> thrust + body rates.
 
-Position PID gives a desired acceleration (the integral absorbs wind and mass or thrust errors); collective thrust is its projection on the body z axis times the
-nominal mass; the tilt error between body z and the desired thrust direction becomes roll/pitch rate commands;
-yaw rate is damped to zero. Uses only the observation and nominal parameters.
+Position PID gives a desired acceleration (the integral, active near the setpoint only, absorbs wind and mass or
+thrust errors); collective thrust is its projection on the body z axis times the nominal mass; the tilt error
+between body z and the desired thrust direction becomes roll/pitch rate commands; yaw rate is held at zero.
+Uses only the observation and nominal parameters.
 """
 
 from __future__ import annotations

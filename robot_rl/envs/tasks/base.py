@@ -25,6 +25,7 @@ class Outcome:
         success: the task is achieved now (the episode ends with `is_success` when `terminal` too, or at timeout).
         failure: crash, limit breach or leaving the arena; ends the episode as a failure.
         terminal: the episode ends now (success that ends the episode, or failure).
+
     """
 
     terms: dict[str, np.ndarray]
