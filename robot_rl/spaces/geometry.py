@@ -7,15 +7,13 @@ import numpy as np
 
 def quat_to_rotmat(quat: np.ndarray) -> np.ndarray:
     """Rotation matrices `[N,3,3]` (body to world) from unit quaternions `[N,4]` wxyz."""
-    w, x, y, z = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        -2,
-    )
+    w, x, y, z = np.asarray(quat, dtype=np.float64).T
+    xx, yy, zz, xy, xz, yz, wx, wy, wz = x * x, y * y, z * z, x * y, x * z, y * z, w * x, w * y, w * z
+    out = np.empty((len(w), 3, 3))
+    out[:, 0, 0], out[:, 0, 1], out[:, 0, 2] = 1 - 2 * (yy + zz), 2 * (xy - wz), 2 * (xz + wy)
+    out[:, 1, 0], out[:, 1, 1], out[:, 1, 2] = 2 * (xy + wz), 1 - 2 * (xx + zz), 2 * (yz - wx)
+    out[:, 2, 0], out[:, 2, 1], out[:, 2, 2] = 2 * (xz - wy), 2 * (yz + wx), 1 - 2 * (xx + yy)
+    return out
 
 
 def yaw_from_quat(quat: np.ndarray) -> np.ndarray:

@@ -35,7 +35,10 @@ def rate_controller(
 ) -> np.ndarray:
     """Body torque `[N,3]` N*m: `J kp (w_cmd - w) + w x J w`, body frame, `inertia` diagonal `[3]` kg*m^2."""
     jw = rate * inertia
-    return inertia * kp_per_s * (rate_cmd - rate) + np.cross(rate, jw)
+    gyroscopic = np.column_stack([rate[:, 1] * jw[:, 2] - rate[:, 2] * jw[:, 1],
+                                  rate[:, 2] * jw[:, 0] - rate[:, 0] * jw[:, 2],
+                                  rate[:, 0] * jw[:, 1] - rate[:, 1] * jw[:, 0]])  # w x Jw
+    return inertia * kp_per_s * (rate_cmd - rate) + gyroscopic
 
 
 def mix(thrust_n: np.ndarray, torque_nm: np.ndarray, mixer_inv: np.ndarray, max_rotor_thrust_n: float) -> np.ndarray:
