@@ -20,9 +20,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[pybullet,dev]"
 	touch $(STAMP)
 
+# The main job on the embedded default (simulated robots): each task's reference controller in randomized MuJoCo.
 demo: setup
 	$(VENV)/bin/robot-rl envs
-	$(VENV)/bin/robot-rl baseline robot_rl/ArmReach-v0 --episodes 10 --backend mujoco --randomize
+	for env in ArmReach QuadrotorHover MobileBaseGoal; do \
+		$(VENV)/bin/robot-rl baseline robot_rl/$$env-v0 --episodes 32 --backend mujoco --randomize || exit 1; \
+	done
 
 lint: setup
 	$(VENV)/bin/ruff check robot_rl tests bench
