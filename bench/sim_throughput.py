@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 import gymnasium as gym
 import mujoco
-import numpy as np
 
 import robot_rl.envs as envs
 from robot_rl.robots import load_robot
@@ -49,9 +48,8 @@ def raw_mj_step(robot: str, seconds: float) -> float:
     return rate(step, seconds)
 
 
-def single_env(env_id: str, backend: str, seconds: float) -> float:
-    """Env steps/s of one env with random actions (auto-reset by hand)."""
-    env = envs.make(env_id, backend=backend, randomize=True)
+def gym_env_rate(env: gym.Env, seconds: float) -> float:
+    """Env steps/s of one Gymnasium env with random actions (reset by hand when an episode ends)."""
     env.reset(seed=0)
     env.action_space.seed(0)
 
@@ -84,16 +82,7 @@ def batched_env(env_id: str, backend: str, num_envs: int, seconds: float) -> flo
 def reacher(seconds: float) -> tuple[float, int]:
     """Env steps/s of Gymnasium's Reacher-v5 and its physics steps per env step."""
     env = gym.make("Reacher-v5")
-    env.reset(seed=0)
-    env.action_space.seed(0)
-
-    def step() -> int:
-        _, _, term, trunc, _ = env.step(env.action_space.sample())
-        if term or trunc:
-            env.reset()
-        return 1
-
-    return rate(step, seconds), env.unwrapped.frame_skip
+    return gym_env_rate(env, seconds), env.unwrapped.frame_skip
 
 
 def measure(seconds: float, num_envs: int, pybullet_envs: int) -> dict:
@@ -105,7 +94,7 @@ def measure(seconds: float, num_envs: int, pybullet_envs: int) -> dict:
         raw = raw_mj_step(e.robot, seconds)
         for backend in envs.BACKENDS:
             n = num_envs if backend == "mujoco" else pybullet_envs
-            single = single_env(env_id, backend, seconds)
+            single = gym_env_rate(envs.make(env_id, backend=backend, randomize=True), seconds)
             batched = batched_env(env_id, backend, n, seconds)
             rows.append({
                 "env_id": env_id, "backend": backend, "num_envs": n, "substeps": spec.substeps,

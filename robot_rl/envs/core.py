@@ -7,7 +7,7 @@ let the plant execute it, read the measured state, build the observation (plus n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +15,9 @@ import numpy as np
 
 from robot_rl.envs.plants import PLANTS
 from robot_rl.envs.randomization import recentre_ranges, sample_parameters
+from robot_rl.envs.registry import EnvEntry
 from robot_rl.robots import RangeSpec, RobotSpec, load_calibration, load_range_override, load_robot
 from robot_rl.safety import sanitize_action
-
-
-@dataclass(frozen=True)
-class EnvEntry:
-    """A registered environment: robot, task class, task config class."""
-
-    env_id: str
-    robot: str
-    task: type
-    config: type
-    description: str
 
 
 def resolve_ranges(
@@ -43,7 +33,9 @@ def resolve_ranges(
     return ranges
 
 
-def build_config(entry: EnvEntry, task_config: Mapping[str, Any] | None, reward_scales: Mapping[str, float] | None):  # noqa: ANN201
+def build_config(
+    entry: EnvEntry, task_config: Mapping[str, Any] | None, reward_scales: Mapping[str, float] | None
+) -> Any:  # noqa: ANN401 - the entry's own config dataclass
     """The entry's config dataclass with `task_config` fields and `reward_scales` entries replaced (checked)."""
     config = entry.config()
     names = {f.name for f in fields(config)}

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 
-from robot_rl.envs.core import EnvEntry
 from robot_rl.envs.experts import ArmReachExpert, MobileBaseGoalExpert, QuadrotorHoverExpert
 from robot_rl.envs.tasks.arm_reach import ArmReachConfig, ArmReachTask
 from robot_rl.envs.tasks.mobile_base_goal import MobileBaseGoalConfig, MobileBaseGoalTask
@@ -18,28 +17,33 @@ from robot_rl.envs.tasks.quadrotor_hover import QuadrotorHoverConfig, QuadrotorH
 
 
 @dataclass(frozen=True)
-class RegisteredEnv(EnvEntry):
-    """An environment with its reference controller."""
+class EnvEntry:
+    """A registered environment: robot, task and its config dataclass, reference controller."""
 
-    expert: type = object
+    env_id: str
+    robot: str
+    task: type
+    config: type
+    description: str
+    expert: type
 
 
-ENVS: dict[str, RegisteredEnv] = {
+ENVS: dict[str, EnvEntry] = {
     e.env_id: e
     for e in (
-        RegisteredEnv("robot_rl/ArmReach-v0", "arm", ArmReachTask, ArmReachConfig,
+        EnvEntry("robot_rl/ArmReach-v0", "arm", ArmReachTask, ArmReachConfig,
                       "7-DoF arm: TCP to a random target in the workspace and hold", ArmReachExpert),
-        RegisteredEnv("robot_rl/QuadrotorHover-v0", "quadrotor", QuadrotorHoverTask, QuadrotorHoverConfig,
+        EnvEntry("robot_rl/QuadrotorHover-v0", "quadrotor", QuadrotorHoverTask, QuadrotorHoverConfig,
                       "Crazyflie-class quadrotor: from a random pose, velocity and tilt to a setpoint",
                       QuadrotorHoverExpert),
-        RegisteredEnv("robot_rl/MobileBaseGoal-v0", "mobile_base", MobileBaseGoalTask, MobileBaseGoalConfig,
+        EnvEntry("robot_rl/MobileBaseGoal-v0", "mobile_base", MobileBaseGoalTask, MobileBaseGoalConfig,
                       "differential-drive base: reach a goal among random obstacles using the lidar",
                       MobileBaseGoalExpert),
     )
 }
 
 
-def entry(env_id: str) -> RegisteredEnv:
+def entry(env_id: str) -> EnvEntry:
     """The registered environment `env_id`, or a KeyError listing the known ids."""
     if env_id not in ENVS:
         raise KeyError(f"unknown environment '{env_id}'; registered: {sorted(ENVS)}")

@@ -74,12 +74,25 @@ def run_baseline(
     if progress:
         print(file=sys.stderr)
     env.close()
+    return summarize(results, env_id, type(expert).__name__, backend, randomize is not False,
+                     time.perf_counter() - start)
+
+
+def summarize(
+    results: list[tuple[float, bool, bool, int, float]],
+    env_id: str,
+    controller: str,
+    backend: str,
+    randomized: bool,
+    wall_time_s: float,
+) -> EpisodeStats:
+    """Stats from per-episode `(return, success, failure, length, clipped fraction)` tuples."""
     returns = np.array([r[0] for r in results])
     return EpisodeStats(
         env_id=env_id,
-        controller=type(expert).__name__,
+        controller=controller,
         backend=backend,
-        randomized=randomize is not False,
+        randomized=randomized,
         episodes=len(results),
         success_rate=float(np.mean([r[1] for r in results])),
         failure_rate=float(np.mean([r[2] for r in results])),
@@ -87,5 +100,5 @@ def run_baseline(
         std_return=float(returns.std()),
         mean_episode_length=float(np.mean([r[3] for r in results])),
         command_clip_fraction=float(np.mean([r[4] for r in results])),
-        wall_time_s=time.perf_counter() - start,
+        wall_time_s=wall_time_s,
     )
