@@ -32,6 +32,19 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_crosscheck(args: argparse.Namespace) -> int:
+    from robot_rl.evaluate.cross_sim import compare_open_loop
+    from robot_rl.evaluate.plots import plot_cross_sim
+
+    result = compare_open_loop(args.env_id, seed=args.seed)
+    summary = {"env_id": args.env_id, "quantity": result.quantity, "max_abs_difference": result.max_abs_difference,
+               "final_abs_difference": result.final_abs_difference, "backends": list(result.trajectories)}
+    if args.plot:
+        summary["plot"] = str(plot_cross_sim(result, args.plot))
+    print(json.dumps(summary, indent=2) if args.json else "\n".join(f"{k:>20}: {v}" for k, v in summary.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="robot-rl", description="robot_rl: sim-to-real robot learning stack")
@@ -50,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_baseline)
+    p = sub.add_parser("crosscheck", help="same open-loop commands in MuJoCo and PyBullet; print (and plot) the gap")
+    p.add_argument("env_id", help="registered environment id")
+    p.add_argument("--plot", metavar="PNG", help="write a figure of both trajectories and their difference")
+    p.add_argument("--seed", type=int, default=0, help="seed of the task reset that gives the start state")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.set_defaults(func=_cmd_crosscheck)
     return parser
 
 

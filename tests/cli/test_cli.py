@@ -59,3 +59,11 @@ def test_bad_ranges_file_is_a_clear_error(tmp_path):
     out = run("baseline", "robot_rl/QuadrotorHover-v0", "--episodes", "1", "--randomize-file", str(f))
     assert out.returncode == 2
     assert str(f) in out.stderr and "randomization.mass_kg" in out.stderr
+
+
+def test_crosscheck_prints_gap_and_writes_plot(tmp_path):
+    png = tmp_path / "arm.png"
+    out = run("crosscheck", "robot_rl/ArmReach-v0", "--plot", str(png), "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["max_abs_difference"] < 2e-3 and png.is_file()
