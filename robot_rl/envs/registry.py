@@ -6,6 +6,7 @@ Every entry is registered with Gymnasium (`gymnasium.make(env_id, ...)`), built 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -14,6 +15,11 @@ from robot_rl.envs.experts import ArmReachExpert, MobileBaseGoalExpert, Quadroto
 from robot_rl.envs.tasks.arm_reach import ArmReachConfig, ArmReachTask
 from robot_rl.envs.tasks.mobile_base_goal import MobileBaseGoalConfig, MobileBaseGoalTask
 from robot_rl.envs.tasks.quadrotor_hover import QuadrotorHoverConfig, QuadrotorHoverTask
+from robot_rl.robots import RobotSpec
+from robot_rl.spaces.actions import ActionMap
+from robot_rl.spaces.arm import arm_reach_action_map
+from robot_rl.spaces.mobile_base import mobile_base_goal_action_map
+from robot_rl.spaces.quadrotor import quadrotor_hover_action_map
 
 
 @dataclass(frozen=True)
@@ -26,19 +32,22 @@ class EnvEntry:
     config: type
     description: str
     expert: type
+    action_map: Callable[[RobotSpec], ActionMap]
+    """Normalized policy action -> command map (part of the exported policy)."""
 
 
 ENVS: dict[str, EnvEntry] = {
     e.env_id: e
     for e in (
         EnvEntry("robot_rl/ArmReach-v0", "arm", ArmReachTask, ArmReachConfig,
-                      "7-DoF arm: TCP to a random target in the workspace and hold", ArmReachExpert),
+                      "7-DoF arm: TCP to a random target in the workspace and hold", ArmReachExpert,
+                      arm_reach_action_map),
         EnvEntry("robot_rl/QuadrotorHover-v0", "quadrotor", QuadrotorHoverTask, QuadrotorHoverConfig,
                       "Crazyflie-class quadrotor: from a random pose, velocity and tilt to a setpoint",
-                      QuadrotorHoverExpert),
+                      QuadrotorHoverExpert, quadrotor_hover_action_map),
         EnvEntry("robot_rl/MobileBaseGoal-v0", "mobile_base", MobileBaseGoalTask, MobileBaseGoalConfig,
                       "differential-drive base: reach a goal among random obstacles using the lidar",
-                      MobileBaseGoalExpert),
+                      MobileBaseGoalExpert, mobile_base_goal_action_map),
     )
 }
 

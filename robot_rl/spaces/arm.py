@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from robot_rl.robots import RobotSpec
+from robot_rl.spaces.actions import ActionMap
 from robot_rl.spaces.vector import Quantity, VectorSpec
+
+TARGET_STEP_SPEED_FACTOR = 2.0  # policy increments reach twice the distance a joint can move per control step
 
 
 def arm_reach_spec(num_joints: int) -> VectorSpec:
@@ -40,3 +44,11 @@ def arm_reach_observation(
             "last_action_rad": last_action_rad,
         }
     )
+
+
+def arm_reach_action_map(robot: RobotSpec) -> ActionMap:
+    """Joint targets as increments around the measured joint positions, up to 2 x velocity limit x control period."""
+    a = robot.arm
+    step = [TARGET_STEP_SPEED_FACTOR * j.velocity_max_rad_s * robot.control_dt_s for j in a.joints]
+    return ActionMap(offset=(0.0,) * len(step), scale=tuple(step), low=tuple(robot.command.low),
+                     high=tuple(robot.command.high), offset_quantity="joint_pos_rad")

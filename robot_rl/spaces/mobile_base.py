@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from robot_rl.robots import RobotSpec
+from robot_rl.spaces.actions import ActionMap
 from robot_rl.spaces.geometry import wrap_angle
 from robot_rl.spaces.vector import Quantity, VectorSpec
 
@@ -51,3 +53,10 @@ def mobile_base_goal_observation(
             "last_action": last_action,
         }
     )
+
+
+def mobile_base_goal_action_map(robot: RobotSpec) -> ActionMap:
+    """Twist commands spanning exactly the command limits (a = -1 at the lower, +1 at the upper limit)."""
+    low, high = np.array(robot.command.low), np.array(robot.command.high)
+    return ActionMap(offset=tuple(((low + high) / 2).tolist()), scale=tuple(((high - low) / 2).tolist()),
+                     low=tuple(low.tolist()), high=tuple(high.tolist()))

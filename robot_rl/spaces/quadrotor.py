@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from robot_rl.robots import RobotSpec
+from robot_rl.spaces.actions import ActionMap
 from robot_rl.spaces.geometry import quat_to_rotmat
 from robot_rl.spaces.vector import Quantity, VectorSpec
 
@@ -37,3 +39,13 @@ def quadrotor_hover_observation(
             "last_action": last_action,
         }
     )
+
+
+def quadrotor_hover_action_map(robot: RobotSpec) -> ActionMap:
+    """Thrust around the nominal hover thrust m*g (a = -1..1 spans the thrust range), rates over their range."""
+    low, high = np.array(robot.command.low), np.array(robot.command.high)
+    hover = robot.quadrotor.mass_kg * 9.81
+    offset = (hover, 0.0, 0.0, 0.0)
+    scale = (max(hover - low[0], high[0] - hover), *high[1:].tolist())
+    return ActionMap(offset=offset, scale=tuple(float(x) for x in scale), low=tuple(low.tolist()),
+                     high=tuple(high.tolist()))

@@ -1,0 +1,1 @@
+"""Learners (PPO, SAC), networks, normalizers, buffers, and the training runner."""
