@@ -45,6 +45,96 @@ def _cmd_crosscheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_fields(fields: dict) -> None:
+    for key, value in fields.items():
+        print(f"{key:>22}: {value:.4g}" if isinstance(value, float) else f"{key:>22}: {value}")
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from robot_rl.policy.export import export
+
+    report = export(args.run_dir, args.out, args.episodes, args.num_envs, args.seed, overwrite=args.force)
+    summary = {"out_dir": str(report.out_dir), "env_id": report.card.env_id, "sha256": report.card.onnx.sha256,
+               "parity_random": report.parity_random, "parity_recorded": report.parity_recorded,
+               "evaluation": [e.model_dump() for e in report.card.evaluation]}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    _print_fields({k: v for k, v in summary.items() if k != "evaluation"})
+    for e in report.card.evaluation:
+        print(f"{e.backend:>22}: success {e.success_rate:.0%}, return {e.mean_return:.4g}, length "
+              f"{e.mean_episode_length:.4g}, commands at limits {e.command_limit_fraction:.1%} ({e.episodes} ep.)")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from robot_rl.evaluate.policy_eval import evaluate_policy
+
+    stats = evaluate_policy(args.policy_dir, args.episodes, args.backend, not args.nominal, args.num_envs, args.seed,
+                            progress=not (args.quiet or args.json))
+    if args.json:
+        print(json.dumps(stats.as_dict(), indent=2))
+    else:
+        _print_fields(stats.as_dict())
+    return 0
+
+
+def _add_policy_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a training run to policies/NAME: policy.onnx + card.yaml")
+    p.add_argument("run_dir", help="training run folder holding checkpoint.pt (runs/NAME)")
+    p.add_argument("--out", required=True, help="policy folder to create (policies/NAME)")
+    p.add_argument("--episodes", type=int, default=50,
+                   help="evaluation episodes per backend recorded in the card (default 50; 0 skips evaluation)")
+    p.add_argument("--num-envs", type=int, default=16, help="envs stepped as one batch (default 16)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="replace an existing policy folder")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.set_defaults(func=_cmd_export)
+    p = sub.add_parser("eval", help="evaluate an exported policy (ONNX) in simulation")
+    p.add_argument("policy_dir", help="policy folder (policies/NAME)")
+    p.add_argument("--episodes", type=int, default=50, help="number of episodes (default 50)")
+    p.add_argument("--backend", choices=["mujoco", "pybullet"], default="mujoco")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--randomize", action="store_true", help="domain randomization from robot.yaml (default)")
+    group.add_argument("--nominal", action="store_true", help="nominal robot: no randomization, noise or latency")
+    p.add_argument("--num-envs", type=int, default=16, help="envs stepped as one batch (default 16)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=_cmd_eval)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from robot_rl.learn.runner import train
+
+    result = train(args.env_id, args.algo, args.steps, args.out, args.seed, args.num_envs, args.device, args.config,
+                   args.resume, progress=not args.quiet)
+    summary = {"out_dir": str(result.out_dir), "checkpoint": str(result.checkpoint), "env_steps": result.env_steps,
+               "iterations": result.iterations, "wall_time_s": result.wall_time_s,
+               "train_success_rate": result.scalars.get("episode/success_rate", float("nan"))}
+    summary.update({f"eval_{k}": v for k, v in (result.evaluation or {}).items()})
+    _print_fields(summary)
+    if result.interrupted:
+        print(f"robot-rl train: interrupted; checkpoint saved to {result.checkpoint}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _add_train_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a policy (PPO, SAC) in randomized simulation; writes runs/NAME")
+    p.add_argument("env_id", help="registered environment id, e.g. robot_rl/ArmReach-v0")
+    p.add_argument("--algo", choices=["ppo", "sac"], default="ppo", help="learning algorithm (default ppo)")
+    p.add_argument("--steps", type=int, required=True, help="total env steps (a resumed run counts earlier ones)")
+    p.add_argument("--out", required=True, help="run folder (runs/NAME): config.yaml, checkpoint.pt, tb/")
+    p.add_argument("--seed", type=int, default=None, help="seed (default 0; a resumed run keeps its own)")
+    p.add_argument("--num-envs", type=int, default=None, help="envs stepped as one batch (default 64)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch device (default auto)")
+    p.add_argument("--config", metavar="YAML", help="overrides: sections learner, env, runner")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="robot-rl", description="robot_rl: sim-to-real robot learning stack")
@@ -69,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the task reset that gives the start state")
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.set_defaults(func=_cmd_crosscheck)
+    _add_train_command(sub)
+    _add_policy_commands(sub)
     return parser
 
 

@@ -91,12 +91,13 @@ class DeterministicPolicy(nn.Module):
         sl = action_map.offset_slice(obs_spec)
         index = list(range(sl.start, sl.stop)) if sl is not None else []
         self.register_buffer("offset_index", torch.tensor(index, dtype=torch.long))
+        self.has_obs_offset = bool(index)  # fixed at construction: the exported graph has no data-dependent branch
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Command `[B, n_cmd]` float32 from raw observation `[B, n_obs]` float32."""
         pre = self.net(self.normalizer(obs))
         action = torch.tanh(pre) if self.squash == "tanh" else torch.clamp(pre, -1.0, 1.0)
         base = self.offset
-        if self.offset_index.numel() > 0:
+        if self.has_obs_offset:
             base = base + obs.index_select(1, self.offset_index)
         return torch.maximum(torch.minimum(base + self.scale * action, self.high), self.low)

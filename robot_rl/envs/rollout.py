@@ -1,0 +1,128 @@
+"""Episodes of any controller in a batched env: the per-env quota loop and its summary.
+
+Used by reference controllers (`robot-rl baseline`), exported policies (`robot-rl eval`) and the learners'
+evaluations, so that every success rate in this project is counted the same way.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from robot_rl.envs.gym_env import RobotVectorEnv
+
+EpisodeResult = tuple[float, bool, bool, int, float]
+"""One finished episode: return, success, failure, length (steps), fraction of steps with a command at a limit."""
+
+
+@dataclass(frozen=True)
+class EpisodeStats:
+    """Summary of finished episodes."""
+
+    env_id: str
+    controller: str
+    backend: str
+    randomized: bool
+    episodes: int
+    success_rate: float
+    failure_rate: float
+    mean_return: float
+    std_return: float
+    mean_episode_length: float
+    command_clip_fraction: float
+    """Mean over episodes of the fraction of steps whose command was clipped by the env or sat at a limit."""
+    wall_time_s: float
+
+    def as_dict(self) -> dict:
+        """Plain dict for JSON."""
+        return asdict(self)
+
+
+def episode_quota(episodes: int, num_envs: int) -> np.ndarray:
+    """Episodes per env `[num_envs]` int: `episodes` split as evenly as possible (the first envs take the rest)."""
+    return np.full(num_envs, episodes // num_envs) + (np.arange(num_envs) < episodes % num_envs)
+
+
+def limit_hits(info: dict, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Envs `[N]` bool whose command hit a limit this step: clipped by the env, or applied exactly at a bound.
+
+    A policy that clips inside its own graph never triggers the env's clipping; its commands sit at the bound, up
+    to float32 rounding of the bound (an ONNX policy computes in float32), hence the relative margin of 1e-6.
+    """
+    applied = info["applied_action"]
+    margin = 1e-6 * np.maximum(1.0, np.maximum(np.abs(low), np.abs(high)))
+    at_bound = (applied <= low + margin) | (applied >= high - margin)
+    return np.asarray(info["action_clipped"]) | at_bound.any(axis=1)
+
+
+def run_episodes(
+    env: RobotVectorEnv,
+    act: Callable[[np.ndarray], np.ndarray],
+    episodes: int,
+    seed: int = 0,
+    on_done: Callable[[np.ndarray], None] | None = None,
+    label: str | None = None,
+) -> list[EpisodeResult]:
+    """Run `act` (observations `[N, n_obs]` -> commands `[N, n_cmd]`) until each env finished its quota.
+
+    Each env runs a fixed quota of episodes, so short (early-terminating) episodes are not over-counted.
+    `on_done(env_ids)` is told which envs finished (and were reset) after each step; `label` prints progress.
+
+    Returns:
+        One `(return, success, failure, length, limit-hit fraction)` tuple per episode.
+
+    """
+    quota = episode_quota(episodes, env.num_envs)
+    low, high = env.core.action_low, env.core.action_high
+    obs, _ = env.reset(seed=seed)
+    ret, length, hits = np.zeros(env.num_envs), np.zeros(env.num_envs, dtype=int), np.zeros(env.num_envs)
+    done_count = np.zeros(env.num_envs, dtype=int)
+    results: list[EpisodeResult] = []
+    while (done_count < quota).any():
+        obs, reward, term, trunc, info = env.step(act(obs))
+        ret += reward
+        length += 1
+        hits += limit_hits(info, low, high)
+        finished = np.flatnonzero(term | trunc)
+        for i in finished:
+            if done_count[i] < quota[i]:
+                results.append((ret[i], bool(info["is_success"][i]), bool(info["failure"][i]), length[i],
+                                hits[i] / length[i]))
+                done_count[i] += 1
+            ret[i], length[i], hits[i] = 0.0, 0, 0.0
+        if on_done is not None:
+            on_done(finished)
+        if label is not None and len(finished):
+            print(f"\r{label} episodes {len(results)}/{episodes}", end="", file=sys.stderr, flush=True)
+    if label is not None:
+        print(file=sys.stderr)
+    return results
+
+
+def summarize(
+    results: list[EpisodeResult],
+    env_id: str,
+    controller: str,
+    backend: str,
+    randomized: bool,
+    wall_time_s: float,
+) -> EpisodeStats:
+    """Stats from per-episode `(return, success, failure, length, limit-hit fraction)` tuples."""
+    returns = np.array([r[0] for r in results])
+    return EpisodeStats(
+        env_id=env_id,
+        controller=controller,
+        backend=backend,
+        randomized=randomized,
+        episodes=len(results),
+        success_rate=float(np.mean([r[1] for r in results])),
+        failure_rate=float(np.mean([r[2] for r in results])),
+        mean_return=float(returns.mean()),
+        std_return=float(returns.std()),
+        mean_episode_length=float(np.mean([r[3] for r in results])),
+        command_clip_fraction=float(np.mean([r[4] for r in results])),
+        wall_time_s=wall_time_s,
+    )
