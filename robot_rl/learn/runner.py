@@ -43,8 +43,9 @@ from robot_rl.learn.base import Learner
 from robot_rl.learn.checkpoint import FORMAT, load_checkpoint, save_atomic
 from robot_rl.learn.networks import DeterministicPolicy
 from robot_rl.learn.ppo import PPO, PPOConfig, resolve_device
+from robot_rl.learn.sac import SAC, SACConfig
 
-LEARNERS: dict[str, tuple[type, type]] = {"ppo": (PPOConfig, PPO)}
+LEARNERS: dict[str, tuple[type, type]] = {"ppo": (PPOConfig, PPO), "sac": (SACConfig, SAC)}
 """algo name -> (config dataclass, learner class). A config class may offer `for_env(env_id)` tuned defaults."""
 
 CHECKPOINT = "checkpoint.pt"

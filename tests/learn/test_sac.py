@@ -84,3 +84,17 @@ def test_sac_learns_steps_and_exports_identical_policy():
     sac2 = SAC(venv, SACConfig(hidden=(32, 32), learning_starts=64, steps_per_iteration=16, privileged_critic=True))
     sac2.load_state_dict(state)
     assert torch.equal(sac2.policy()(obs), sac.policy()(obs))
+
+
+def test_robot_rl_train_sac_smoke_and_export(tmp_path):
+    from robot_rl.cli.main import main
+
+    cfg = tmp_path / "sac.yaml"
+    cfg.write_text("learner:\n  learning_starts: 64\n  hidden: [16, 16]\n  steps_per_iteration: 8\n")
+    run = tmp_path / "run"
+    assert main(["train", "robot_rl/QuadrotorHover-v0", "--algo", "sac", "--steps", "256", "--num-envs", "4",
+                 "--out", str(run), "--config", str(cfg), "--quiet"]) == 0
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert ckpt["algo"] == "sac" and ckpt["policy"]["squash"] == "tanh"
+    assert main(["export", str(run), "--out", str(tmp_path / "pol"), "--episodes", "2"]) == 0
+    assert (tmp_path / "pol" / "policy.onnx").is_file()
