@@ -180,6 +180,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    torch.set_num_threads(1)  # as robot-rl train: MuJoCo's rollout threads own the cores (same for both learners)
     config = PPOConfig.for_env(args.env)
     print(f"{args.env}: time to {args.threshold:.0%} randomized success, {args.num_envs} envs, 2 learners")
     ours, theirs = run_ours(args, config), run_sb3(args, config)

@@ -43,6 +43,8 @@ class PPOConfig:
     """Adam step size at the start (adapted when `desired_kl` is set)."""
     desired_kl: float | None = 0.01
     """KL-adaptive learning rate (rsl_rl): /1.5 above 2x, *1.5 below 0.5x this KL per minibatch; None = constant."""
+    max_learning_rate: float = 1e-2
+    """Upper bound of the adapted learning rate (the lower bound is 1e-5)."""
     gamma: float = 0.99
     """Discount per control step."""
     lam: float = 0.95
@@ -83,9 +85,11 @@ PPO_DEFAULTS: dict[str, PPOConfig] = {
     # after 0.25 M env steps (50-80 s on 2 cores); desired_kl 0.01 needed ~0.8 M steps, 0.08 was less reliable.
     "robot_rl/ArmReach-v0": PPOConfig(actor_hidden=(64, 64), critic_hidden=(64, 64), desired_kl=0.04),
     # Fixed-length 300-step episodes that start together: longer rollouts see more of each episode per batch;
-    # returns ~ 250 are scaled by 0.1 for the value targets.
+    # returns ~ 250 are scaled by 0.1 for the value targets. The privileged critic (wind, mass, motor lag ...)
+    # gave 92-95 % randomized success at 0.5-1 M steps where the plain critic gave 80 % at 1.5 M; a smaller
+    # initial std (-1.5) or a learning-rate cap of 1e-3 learned slower.
     "robot_rl/QuadrotorHover-v0": PPOConfig(actor_hidden=(64, 64), critic_hidden=(64, 64), desired_kl=0.02,
-                                            rollout_steps=100, reward_scale=0.1),
+                                            rollout_steps=100, reward_scale=0.1, privileged_critic=True),
     # 96.5 % randomized success after 0.35 M env steps (163 s).
     "robot_rl/MobileBaseGoal-v0": PPOConfig(actor_hidden=(64, 64), critic_hidden=(64, 64), desired_kl=0.02),
 }
@@ -341,7 +345,7 @@ class PPO:
         if kl > 2.0 * target:
             self.learning_rate = max(1e-5, self.learning_rate / 1.5)
         elif kl < 0.5 * target:
-            self.learning_rate = min(1e-2, self.learning_rate * 1.5)
+            self.learning_rate = min(self.config.max_learning_rate, self.learning_rate * 1.5)
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate
 
