@@ -25,7 +25,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-import yaml
 
 import robot_rl
 from robot_rl.envs import entry, make_vec
@@ -49,7 +48,7 @@ from robot_rl.policy.card import (
     save_card,
 )
 from robot_rl.policy.runner import session_options, sha256_file, task_observation_spec
-from robot_rl.robots import RangeSpec, RobotSpec, load_robot
+from robot_rl.robots import RangeSpec, RobotSpec, RobotSpecError, load_robot, read_yaml
 from robot_rl.spaces import VectorSpec
 
 OPSET = 17
@@ -180,12 +179,9 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ExportError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise ExportError(f"{path}: expected a mapping at the top level")
-    return data
+        return read_yaml(path)
+    except RobotSpecError as e:
+        raise ExportError(str(e)) from None
 
 
 def _setting(run_config: dict[str, Any], key: str, default: Any) -> Any:
