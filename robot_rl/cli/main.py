@@ -85,10 +85,8 @@ def _add_policy_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="policy folder to create (policies/NAME)")
     p.add_argument("--episodes", type=int, default=50,
                    help="evaluation episodes per backend recorded in the card (default 50; 0 skips evaluation)")
-    p.add_argument("--num-envs", type=int, default=16, help="envs stepped as one batch (default 16)")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="replace an existing policy folder")
-    p.add_argument("--json", action="store_true", help="print a JSON object")
+    _add_batch_options(p)
     p.set_defaults(func=_cmd_export)
     p = sub.add_parser("eval", help="evaluate an exported policy (ONNX) in simulation")
     p.add_argument("policy_dir", help="policy folder (policies/NAME)")
@@ -97,9 +95,7 @@ def _add_policy_commands(sub: argparse._SubParsersAction) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--randomize", action="store_true", help="domain randomization from robot.yaml (default)")
     group.add_argument("--nominal", action="store_true", help="nominal robot: no randomization, noise or latency")
-    p.add_argument("--num-envs", type=int, default=16, help="envs stepped as one batch (default 16)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print a JSON object")
+    _add_batch_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_eval)
 
@@ -135,6 +131,13 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+def _add_batch_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by the commands that run batched episodes: --num-envs, --seed, --json."""
+    p.add_argument("--num-envs", type=int, default=16, help="envs stepped as one batch (default 16)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="robot-rl", description="robot_rl: sim-to-real robot learning stack")
@@ -148,9 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["mujoco", "pybullet"], default="mujoco")
     p.add_argument("--randomize", action="store_true", help="domain randomization from robot.yaml (default nominal)")
     p.add_argument("--randomize-file", metavar="YAML", help="randomize with ranges overridden by this file")
-    p.add_argument("--num-envs", type=int, default=16, help="envs stepped as one batch (default 16)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print a JSON object")
+    _add_batch_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_baseline)
     p = sub.add_parser("crosscheck", help="same open-loop commands in MuJoCo and PyBullet; print (and plot) the gap")

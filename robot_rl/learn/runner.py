@@ -39,6 +39,7 @@ import yaml
 from tqdm import tqdm
 
 from robot_rl.envs import make_vec
+from robot_rl.envs.rollout import run_episodes, summarize
 from robot_rl.learn.base import Learner
 from robot_rl.learn.checkpoint import FORMAT, load_checkpoint, save_atomic
 from robot_rl.learn.networks import DeterministicPolicy
@@ -277,31 +278,24 @@ def evaluate_policy(env_id: str, policy: DeterministicPolicy, episodes: int = 10
                     seed: int = 12345, env_kwargs: dict | None = None) -> dict[str, float]:
     """Success of the deterministic `policy` over `episodes` episodes, randomized unless `env_kwargs` says not.
 
-    Each of `num_envs` envs runs a fixed quota of episodes, so short (early-ending) episodes are not over-counted.
-    Returns episodes, success_rate, failure_rate, mean_return, mean_length, and wall_time_s.
+    Counted by `robot_rl.envs.rollout.run_episodes` (a fixed episode quota per env), as baselines and exported
+    policies are. Returns episodes, success_rate, failure_rate, mean_return, mean_length, and wall_time_s.
     """
-    num_envs = max(1, min(num_envs, episodes))
-    quota = np.full(num_envs, episodes // num_envs) + (np.arange(num_envs) < episodes % num_envs)
-    venv = make_vec(env_id, num_envs, **{"randomize": True, **(env_kwargs or {})})
-    obs, _ = venv.reset(seed=seed)
-    ret, length, done = np.zeros(num_envs), np.zeros(num_envs), np.zeros(num_envs, dtype=int)
-    rows: list[tuple[float, float, float, float]] = []
-    start = time.perf_counter()
-    while (done < quota).any():
+    venv = make_vec(env_id, max(1, min(num_envs, episodes)), **{"randomize": True, **(env_kwargs or {})})
+
+    def act(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            command = policy(torch.as_tensor(obs, dtype=torch.float32)).numpy()
-        obs, reward, term, trunc, info = venv.step(command)
-        ret, length = ret + reward, length + 1
-        for i in np.flatnonzero(term | trunc):
-            if done[i] < quota[i]:
-                rows.append((info["is_success"][i], info["failure"][i], ret[i], length[i]))
-                done[i] += 1
-            ret[i], length[i] = 0.0, 0
-    venv.close()
-    success, failure, returns, lengths = np.array(rows, dtype=np.float64).T
-    return {"episodes": float(len(rows)), "success_rate": float(success.mean()),
-            "failure_rate": float(failure.mean()), "mean_return": float(returns.mean()),
-            "mean_length": float(lengths.mean()), "wall_time_s": time.perf_counter() - start}
+            return policy(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+
+    start = time.perf_counter()
+    try:
+        results = run_episodes(venv, act, episodes, seed)
+    finally:
+        venv.close()
+    stats = summarize(results, env_id, "torch", venv.core.backend_name, True, time.perf_counter() - start)
+    return {"episodes": float(stats.episodes), "success_rate": stats.success_rate,
+            "failure_rate": stats.failure_rate, "mean_return": stats.mean_return,
+            "mean_length": stats.mean_episode_length, "wall_time_s": stats.wall_time_s}
 
 
 # -------------------------------------------------------------------------------------------------------- loop
