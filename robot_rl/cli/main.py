@@ -131,6 +131,29 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+def _cmd_launch(args: argparse.Namespace) -> int:
+    from robot_rl.deploy.launcher import launch
+
+    return launch(args.params_file, duration_s=args.duration, record=args.record, middleware=args.middleware,
+                  sim=not args.no_sim, overrides=args.set, network=args.network)
+
+
+def _add_launch_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("launch", help="start a robot's nodes (sim driver, controller, recorder) without ROS 2 launch")
+    p.add_argument("params_file", help="ROS 2 parameter YAML with one section per node (launch/<robot>.yaml)")
+    p.add_argument("--duration", type=float, metavar="S", help="stop all nodes after S seconds (default: run until "
+                   "a node exits or Ctrl-C)")
+    p.add_argument("--record", metavar="DIR", help="also start the recorder, writing a rosbag2 MCAP bag to DIR")
+    p.add_argument("--middleware", choices=["auto", "dds", "rclpy"], default="auto",
+                   help="transport of every node (default auto: rclpy where installed, else CycloneDDS)")
+    p.add_argument("--no-sim", action="store_true", help="do not start sim_driver (a real robot driver runs)")
+    p.add_argument("--set", action="append", default=[], metavar="NODE.KEY=VALUE",
+                   help="override one parameter of one node, VALUE as YAML (repeatable), e.g. sim_driver.episodes=3")
+    p.add_argument("--network", choices=["localhost", "system"], default="localhost",
+                   help="localhost (default): DDS on loopback only; system: the operator's DDS configuration")
+    p.set_defaults(func=_cmd_launch)
+
+
 def _add_batch_options(p: argparse.ArgumentParser) -> None:
     """Options shared by the commands that run batched episodes: --num-envs, --seed, --json."""
     p.add_argument("--num-envs", type=int, default=16, help="envs stepped as one batch (default 16)")
@@ -162,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_crosscheck)
     _add_train_command(sub)
     _add_policy_commands(sub)
+    _add_launch_command(sub)
     return parser
 
 
