@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 
 class RobotSpecError(ValueError):
@@ -178,6 +178,84 @@ class MobileBaseParams(StrictModel):
     lidar: LidarSpec
 
 
+class SafetyCommon(StrictModel):
+    """Limits every robot's safety filter shares (the `safety:` block of robot.yaml)."""
+
+    watchdog_periods: float = Field(
+        default=3.0, gt=0, description="inputs older than this many control periods are stale (fallback)"
+    )
+
+
+def _check_box(low: list[float], high: list[float], what: str) -> None:
+    if len(low) != 3 or len(high) != 3:
+        raise ValueError(f"{what}_low_m and {what}_high_m need 3 values (x, y, z)")
+    if not all(lo < hi for lo, hi in zip(low, high, strict=True)):
+        raise ValueError(f"{what}_low_m {low} is not below {what}_high_m {high}")
+
+
+class ArmSafety(SafetyCommon):
+    """Arm safety limits beyond the joints' own: margins, command acceleration, end-effector workspace."""
+
+    joint_margin_rad: float = Field(ge=0, description="targets stay this far inside each joint's position limits")
+    acceleration_max_rad_s2: list[float] = Field(description="per joint, bound on the commanded velocity change")
+    workspace_low_m: list[float] = Field(description="end-effector box lower corner, base frame, m")
+    workspace_high_m: list[float] = Field(description="end-effector box upper corner, base frame, m")
+
+    @model_validator(mode="after")
+    def _check(self) -> ArmSafety:
+        _check_box(self.workspace_low_m, self.workspace_high_m, "workspace")
+        if not all(a > 0 for a in self.acceleration_max_rad_s2):
+            raise ValueError("acceleration_max_rad_s2 must be positive")
+        return self
+
+
+class QuadrotorSafety(SafetyCommon):
+    """Quadrotor safety limits: tilt, body rates, geofence box with braking barrier, fallback descent."""
+
+    tilt_max_rad: float = Field(gt=0, lt=math.pi / 2, description="tilt (body z to world z) beyond which rates level")
+    body_rate_max_rad_s: list[float] = Field(min_length=3, max_length=3, description="roll, pitch, yaw")
+    geofence_low_m: list[float] = Field(description="world box lower corner, m")
+    geofence_high_m: list[float] = Field(description="world box upper corner, m")
+    brake_accel_m_s2: float = Field(gt=0, description="design braking deceleration of the geofence barrier")
+    descent_speed_m_s: float = Field(gt=0, description="vertical speed of the fallback's controlled descent")
+
+    @model_validator(mode="after")
+    def _check(self) -> QuadrotorSafety:
+        _check_box(self.geofence_low_m, self.geofence_high_m, "geofence")
+        if not all(r > 0 for r in self.body_rate_max_rad_s):
+            raise ValueError("body_rate_max_rad_s must be positive")
+        return self
+
+
+class MobileBaseSafety(SafetyCommon):
+    """Mobile-base safety limits: command accelerations and the lidar stopping barrier."""
+
+    accel_max_m_s2: float = Field(gt=0, description="bound on the linear command change per second")
+    angular_accel_max_rad_s2: float = Field(gt=0, description="bound on the angular command change per second")
+    stop_distance_m: float = Field(ge=0, description="gap to an obstacle (from the footprint) at which motion stops")
+    brake_decel_m_s2: float = Field(gt=0, description="design braking deceleration of the lidar barrier")
+    footprint_radius_m: float = Field(gt=0, description="disc that must stay clear of obstacles")
+
+
+def _safety_tag(value: Any) -> str | None:  # noqa: ANN401 - raw YAML value or a model
+    """Which safety model a `safety:` block is, by its distinctive field."""
+    if isinstance(value, BaseModel):
+        return {ArmSafety: "arm", QuadrotorSafety: "quadrotor", MobileBaseSafety: "mobile_base"}.get(type(value))
+    if isinstance(value, dict):
+        keys = {"arm": "joint_margin_rad", "quadrotor": "tilt_max_rad", "mobile_base": "stop_distance_m"}
+        for tag, key in keys.items():
+            if key in value:
+                return tag
+    return None
+
+
+SafetySpec = Annotated[
+    Annotated[ArmSafety, Tag("arm")] | Annotated[QuadrotorSafety, Tag("quadrotor")]
+    | Annotated[MobileBaseSafety, Tag("mobile_base")],
+    Discriminator(_safety_tag),
+]
+
+
 class RobotSpec(StrictModel):
     """A robot: rates, model files, command, ROS 2 interface, noise, randomization ranges, kind-specific block."""
 
@@ -195,6 +273,7 @@ class RobotSpec(StrictModel):
     arm: ArmParams | None = None
     quadrotor: QuadrotorParams | None = None
     mobile_base: MobileBaseParams | None = None
+    safety: SafetySpec | None = Field(default=None, description="safety filter limits beyond the command limits")
     folder: Path | None = Field(default=None, exclude=True, description="set by load_robot")
 
     @model_validator(mode="after")
@@ -206,7 +285,23 @@ class RobotSpec(StrictModel):
         ratio = 1.0 / (self.control_rate_hz * self.physics_dt_s)
         if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
             raise ValueError(f"control period is not a whole number of physics steps ({ratio:.4f})")
+        self._check_safety()
         return self
+
+    def _check_safety(self) -> None:
+        s = self.safety
+        if s is not None and _safety_tag(s) != self.kind:
+            raise ValueError(f"safety block is for '{_safety_tag(s)}', robot kind is '{self.kind}'")
+        if isinstance(s, ArmSafety) and len(s.acceleration_max_rad_s2) != len(self.arm.joints):
+            raise ValueError(f"safety.acceleration_max_rad_s2 has {len(s.acceleration_max_rad_s2)} values for "
+                             f"{len(self.arm.joints)} joints")
+        if isinstance(s, QuadrotorSafety):
+            hw = [min(-lo, hi) for lo, hi in zip(self.command.low[1:], self.command.high[1:], strict=True)]
+            if any(r > h for r, h in zip(s.body_rate_max_rad_s, hw, strict=True)):
+                raise ValueError(f"safety.body_rate_max_rad_s {s.body_rate_max_rad_s} exceeds the command limits {hw}")
+        if isinstance(s, MobileBaseSafety) and s.footprint_radius_m < self.mobile_base.body_radius_m:
+            raise ValueError(f"safety.footprint_radius_m {s.footprint_radius_m} is below mobile_base.body_radius_m "
+                             f"{self.mobile_base.body_radius_m}")
 
     @property
     def control_dt_s(self) -> float:
