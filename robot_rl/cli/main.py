@@ -191,8 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `robot-rl`; returns the exit code. User errors print one line and exit 2."""
-    confine_to_localhost(respect_existing=True)
     args = build_parser().parse_args(argv)
+    if getattr(args, "network", "localhost") == "localhost":  # before any command can import DDS or rclpy
+        confine_to_localhost()
     try:
         return args.func(args)
     except (KeyError, ValueError, TypeError, FileNotFoundError) as e:

@@ -26,7 +26,7 @@ from typing import Any
 
 from robot_rl.data import BagConfig, BagError, BagWriter, qos_profile
 from robot_rl.deploy.msgs import message_type
-from robot_rl.deploy.nodes.common import ParameterError, node_main
+from robot_rl.deploy.nodes.common import ParameterError
 from robot_rl.deploy.transport import QoS, Transport
 
 RECORDER_DEPTH = 100
@@ -225,11 +225,3 @@ def run_recorder(transport: Transport, params: Mapping[str, Any], stop: threadin
         return 1
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point."""
-    return node_main("recorder", run_recorder, argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

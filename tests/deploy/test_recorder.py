@@ -15,7 +15,7 @@ import yaml
 from robot_rl.data import check_bag, read_bag, recover_bag
 from robot_rl.deploy.msgs import AttitudeTarget, JointState, Vector3
 from robot_rl.deploy.nodes.common import ParameterError
-from robot_rl.deploy.nodes.recorder import RecorderConfig, run_recorder
+from robot_rl.deploy.recorder import RecorderConfig, run_recorder
 from robot_rl.deploy.transport import COMMAND_QOS, SENSOR_QOS
 from robot_rl.deploy.transport.dds import DdsTransport
 
@@ -44,7 +44,7 @@ def _recorder_child(params, stop, ready):
     from robot_rl.deploy.network import confine_to_localhost
 
     confine_to_localhost()
-    from robot_rl.deploy.nodes.recorder import run_recorder
+    from robot_rl.deploy.recorder import run_recorder
     from robot_rl.deploy.transport.dds import DdsTransport
 
     stop_thread = threading.Event()

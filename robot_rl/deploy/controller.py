@@ -1,0 +1,271 @@
+"""The controller node: policy artifact + safety filter in a fixed-rate loop between state and command topics.
+
+    python -m robot_rl.deploy.nodes.controller --params launch/arm.yaml          (or `robot-rl launch`)
+
+Modes: idle (publishes nothing; the robot's own controller holds) -> active (policy -> filter -> command) ->
+safe-stop (the filter's fallback: hold / hover-descend / stop), entered on the e-stop, on persistent rejection of
+an input topic, and left only by an explicit reset. `enable` (or `auto_enable`) moves idle <-> active.
+Topics besides the robot's own: the goal (geometry_msgs/Pose), `/robot_rl/{enable,estop,reset}` (std_msgs/Bool),
+`/robot_rl/proposed_action` and `/robot_rl/applied_action` (Float64MultiArray), `/robot_rl/safety_events` and
+`/diagnostics` (diagnostic_msgs/DiagnosticArray).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from robot_rl.deploy.adapters import Rejected, adapter_for, goal_from_pose
+from robot_rl.deploy.diagnostics import controller_status, events_message, vector_message
+from robot_rl.deploy.loop import RateLoop
+from robot_rl.deploy.msgs import Bool, DiagnosticArray, Float64MultiArray, Pose, message_type
+from robot_rl.deploy.nodes.common import ParameterError
+from robot_rl.deploy.transport import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, Transport
+from robot_rl.policy import OnnxPolicy, PolicyError
+from robot_rl.robots import load_robot
+from robot_rl.safety import SafetyFilter
+
+IDLE, ACTIVE, SAFE_STOP = "idle", "active", "safe-stop"
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """The controller's parameters (the `controller` section of launch/<robot>.yaml)."""
+
+    robot: str
+    """Robot name under sim/ (or a robot.yaml path): topics, limits, command type."""
+    policy: str
+    """Policy artifact folder (policy.onnx + card.yaml), verified against the robot before anything runs."""
+    goal_topic: str = "/goal"
+    """geometry_msgs/Pose: the task's goal (reach target, hover setpoint, goal point) in the robot's frame."""
+    enable_topic: str = "/robot_rl/enable"
+    estop_topic: str = "/robot_rl/estop"
+    reset_topic: str = "/robot_rl/reset"
+    auto_enable: bool = False
+    """Go active as soon as inputs and a goal are there (simulation); on hardware, publish to enable_topic."""
+    use_sim_time: bool = False
+    """Run on /clock (a simulated robot); handled by the transport."""
+    loop_mode: str = "state"
+    """'state': tick on fresh state with a one-period deadline; 'timer': fixed schedule (see deploy.loop)."""
+    watchdog_periods: float = 3.0
+    """Inputs older than this many control periods are stale: their messages are rejected and the filter falls back."""
+    reject_limit: int = 10
+    """Consecutive rejected messages on one topic that put the controller in safe-stop."""
+    diagnostics_period_s: float = 1.0
+    rate_hz: float = 0.0
+    """0 = the card's control rate. Anything else is for timing tests only (the policy was trained at the card's
+    rate); it is announced at start-up."""
+    command_type: str = ""
+    """Override robot.yaml's command message type (e.g. mavros_msgs/msg/AttitudeTarget); '' keeps it."""
+    require_gate: bool = False
+    """Refuse a policy whose card has no passed release gate."""
+    safety: dict = field(default_factory=dict)
+    """Per-deployment safety overrides (may only tighten robot.yaml's limits)."""
+
+    @classmethod
+    def from_parameters(cls, params: Mapping[str, Any]) -> ControllerConfig:
+        """Checked config; unknown keys and wrong types are a ParameterError naming the key."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ParameterError(f"controller: unknown parameters {unknown}; known: {sorted(known)}")
+        for name in ("robot", "policy"):
+            if not params.get(name):
+                raise ParameterError(f"controller: missing parameter '{name}'")
+        defaults = cls(robot="", policy="")
+        for key, value in params.items():
+            expected = type(getattr(defaults, key))
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                continue
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ParameterError(f"controller: parameter '{key}' = {value!r} should be {expected.__name__}")
+        return cls(**params)
+
+
+class Controller:
+    """The node's state and callbacks; `tick()` is one control step."""
+
+    def __init__(self, transport: Transport, config: ControllerConfig) -> None:
+        self.transport, self.config = transport, config
+        self.spec = load_robot(config.robot)
+        self.policy = OnnxPolicy.load(config.policy, self.spec)
+        if config.require_gate and not (self.policy.card.gate and self.policy.card.gate.passed):
+            raise PolicyError(f"{config.policy}: the card has no passed release gate and require_gate is set")
+        self.adapter = adapter_for(self.spec, config.command_type or None)
+        self.safety = SafetyFilter.for_robot(self.spec, config.safety)
+        self.rate_hz = config.rate_hz or self.policy.card.control_rate_hz
+        self.period_ns = round(1e9 / self.rate_hz)
+        self.max_age_ns = int(config.watchdog_periods * self.period_ns)
+        self.mode, self.enabled, self.estop_input, self.estop_latched = IDLE, config.auto_enable, False, False
+        self.inputs: dict[str, tuple[int, dict[str, np.ndarray]]] = {}
+        self.used_stamps: dict[str, int] = {}
+        self.goal: np.ndarray | None = None
+        self.last_action: np.ndarray | None = None
+        self.rejections: Counter[str] = Counter()
+        self.consecutive: Counter[str] = Counter()
+        self.interventions: Counter[str] = Counter()
+        self.ticks = 0
+        self._wire()
+
+    def _wire(self) -> None:
+        t, c = self.transport, self.config
+        for key, (topic, type_name) in self.adapter.state_topics.items():
+            t.create_subscription(topic, message_type(type_name), lambda m, k=key: self.on_state(k, m), SENSOR_QOS)
+        t.create_subscription(c.goal_topic, Pose, self.on_goal, LATCHED_QOS)
+        t.create_subscription(c.enable_topic, Bool, self.on_enable, COMMAND_QOS)
+        t.create_subscription(c.estop_topic, Bool, self.on_estop, LATCHED_QOS)
+        t.create_subscription(c.reset_topic, Bool, self.on_reset, COMMAND_QOS)
+        self.pub_command = t.create_publisher(self.adapter.command_topic, message_type(self.adapter.command_type),
+                                              COMMAND_QOS)
+        self.pub_proposed = t.create_publisher("/robot_rl/proposed_action", Float64MultiArray, COMMAND_QOS)
+        self.pub_applied = t.create_publisher("/robot_rl/applied_action", Float64MultiArray, COMMAND_QOS)
+        self.pub_events = t.create_publisher("/robot_rl/safety_events", DiagnosticArray, COMMAND_QOS)
+        self.pub_diag = t.create_publisher("/diagnostics", DiagnosticArray, COMMAND_QOS)
+
+    def _reject(self, topic: str, error: Rejected) -> None:
+        if self.rejections[error.reason] == 0:
+            print(f"controller: rejected {topic}: {error} (further '{error.reason}' rejections are counted)",
+                  flush=True)
+        self.rejections[error.reason] += 1
+        self.consecutive[topic] += 1
+        if self.consecutive[topic] >= self.config.reject_limit and self.mode != SAFE_STOP:
+            print(f"controller: {self.consecutive[topic]} consecutive rejections on {topic}: safe-stop", flush=True)
+            self.mode = SAFE_STOP
+
+    def on_state(self, key: str, msg: Any) -> None:  # noqa: ANN401 - the topic's message type
+        """Decode and check one state message; keep it, or count its rejection."""
+        topic = self.adapter.state_topics[key][0]
+        try:
+            stamp, values = self.adapter.decode(key, msg)
+            age = self.transport.now_ns() - stamp
+            if age > self.max_age_ns:
+                raise Rejected("stale", f"{topic}: stamp is {age / 1e6:.1f} ms old (limit {self.max_age_ns / 1e6} ms)")
+        except Rejected as e:
+            self._reject(topic, e)
+            return
+        self.consecutive[topic] = 0
+        self.inputs[key] = (stamp, values)
+
+    def on_goal(self, msg: Pose) -> None:
+        """A new goal starts a new episode: the last action restarts from the hold command."""
+        try:
+            goal = goal_from_pose(msg, self.adapter.goal_size, self.config.goal_topic)
+        except Rejected as e:
+            self._reject(self.config.goal_topic, e)
+            return
+        if self.goal is None or not np.array_equal(goal, self.goal):
+            self.goal, self.last_action = goal, None
+
+    def on_enable(self, msg: Bool) -> None:
+        """Enable (true) or disable (false) the policy."""
+        self.enabled = bool(msg.data)
+
+    def on_estop(self, msg: Bool) -> None:
+        """E-stop input; true latches until an explicit reset."""
+        self.estop_input = bool(msg.data)
+        self.estop_latched |= self.estop_input
+
+    def on_reset(self, msg: Bool) -> None:
+        """Clear the latched e-stop and safe-stop (only while the e-stop input is released)."""
+        if msg.data and not self.estop_input:
+            self.estop_latched = False
+            self.consecutive.clear()
+            if self.mode == SAFE_STOP:
+                self.mode = IDLE
+                print("controller: reset: safe-stop cleared, idle", flush=True)
+
+    def fresh(self) -> bool:
+        """Every state input has a newer stamp than at the previous tick."""
+        return len(self.inputs) == len(self.adapter.state_topics) and all(
+            stamp > self.used_stamps.get(k, -1) for k, (stamp, _) in self.inputs.items())
+
+    def _update_mode(self) -> None:
+        if self.estop_latched and self.mode != SAFE_STOP:
+            print("controller: e-stop: safe-stop", flush=True)
+            self.mode = SAFE_STOP
+        elif self.mode == IDLE and self.enabled and self.goal is not None:
+            self.mode, self.last_action = ACTIVE, None
+        elif self.mode == ACTIVE and not self.enabled:
+            self.mode = IDLE
+
+    def tick(self) -> None:
+        """One control step: inputs -> observation -> policy -> safety filter -> command (when not idle)."""
+        self._update_mode()
+        if len(self.inputs) < len(self.adapter.state_topics):
+            return  # nothing to act on yet (not even a fallback needs no state)
+        now = self.transport.now_ns()
+        q = {k: v for _, values in self.inputs.values() for k, v in values.items()}
+        self.used_stamps = {k: stamp for k, (stamp, _) in self.inputs.items()}
+        if self.last_action is None:
+            self.last_action = self.adapter.hold_command(q)
+        goal = self.goal if self.goal is not None else np.full(self.adapter.goal_size, np.nan)
+        obs = self.adapter.observation(q, goal, self.last_action)
+        finite = bool(np.isfinite(obs).all())
+        proposed = self.policy.act(obs[0]).astype(np.float64) if finite and self.mode == ACTIVE else \
+            np.full(len(self.last_action), np.nan)
+        state = self.adapter.safety_state(q) | {
+            "inputs_finite": np.array([finite]),
+            "input_age_s": np.array([(now - min(self.used_stamps.values())) / 1e9]),
+            "estop": np.array([self.mode == SAFE_STOP]), "last_applied": self.last_action[None]}
+        applied, events = self.safety.certify(state, proposed[None])
+        self.ticks += 1
+        if self.mode == IDLE:
+            return
+        self._publish(proposed, applied[0], events, now)
+        self.last_action = applied[0]
+
+    def _publish(self, proposed: np.ndarray, applied: np.ndarray, events: Mapping[str, np.ndarray], now: int) -> None:
+        self.pub_command.publish(self.adapter.encode_command(applied))
+        names = self.spec.command.names
+        self.pub_proposed.publish(vector_message(proposed, names))
+        self.pub_applied.publish(vector_message(applied, names))
+        active = [name for name, flag in events.items() if flag[0]]
+        self.interventions.update(active)
+        if active:
+            self.pub_events.publish(events_message(active, self.mode, now))
+
+    def publish_diagnostics(self, loop: RateLoop) -> None:
+        """`/diagnostics`: mode, loop timing, input ages, filter interventions, rejections."""
+        now = self.transport.now_ns()
+        ages = {self.adapter.state_topics[k][0]: (now - s) / 1e9 for k, (s, _) in self.inputs.items()}
+        self.pub_diag.publish(controller_status(self.mode, loop.stats.summary(), ages, self.interventions,
+                                                self.rejections, now))
+        loop.stats.reset()
+
+
+def run_controller(transport: Transport, params: Mapping[str, Any], stop: threading.Event) -> int:
+    """The controller node's body: wire, then tick at the card's rate until `stop` is set."""
+    config = ControllerConfig.from_parameters(params)
+    try:
+        node = Controller(transport, config)
+    except PolicyError as e:
+        print(f"controller: {e}", flush=True)
+        return 3
+    loop = RateLoop(node.period_ns, transport.now_ns, transport.spin_once, config.loop_mode)
+    start_mode = "auto-enabled" if config.auto_enable else "idle until enabled"
+    print(f"controller: {node.spec.name} policy {config.policy} ({node.policy.card.env_id}) at "
+          f"{node.rate_hz:g} Hz on {transport.name}; {start_mode}", flush=True)
+    if config.rate_hz:
+        print(f"controller: WARNING: rate_hz {config.rate_hz:g} overrides the card's "
+              f"{node.policy.card.control_rate_hz:g} Hz (timing tests only)", flush=True)
+    next_diag = time.monotonic() + config.diagnostics_period_s
+    while not stop.is_set():
+        loop.wait(node.fresh, stop.is_set)
+        if stop.is_set():
+            break
+        start = time.perf_counter_ns()
+        node.tick()
+        loop.record_compute(start)
+        if time.monotonic() >= next_diag:
+            node.publish_diagnostics(loop)
+            next_diag += config.diagnostics_period_s
+    print(f"controller: stopped after {node.ticks} ticks; interventions {dict(node.interventions)}; "
+          f"rejections {dict(node.rejections)}", flush=True)
+    return 0
+

@@ -1,0 +1,65 @@
+"""Messages the nodes report with: command vectors, safety events, controller and episode diagnostics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from robot_rl.deploy.msgs import (
+    DiagnosticArray,
+    DiagnosticStatus,
+    Float64MultiArray,
+    KeyValue,
+    MultiArrayDimension,
+    MultiArrayLayout,
+    stamp_from_ns,
+)
+
+
+def vector_message(values: np.ndarray, names: Sequence[str]) -> Float64MultiArray:
+    """A Float64MultiArray of `values` `[n]` whose layout label lists the element names."""
+    data = [float(v) for v in values]
+    dim = MultiArrayDimension(label=",".join(names), size=len(data), stride=len(data))
+    return Float64MultiArray(layout=MultiArrayLayout(dim=[dim], data_offset=0), data=data)
+
+
+def status_array(name: str, level: int, message: str, values: Mapping[str, object], stamp: int) -> DiagnosticArray:
+    """One DiagnosticStatus `name` with `values` as key/value strings, in a stamped DiagnosticArray."""
+    status = DiagnosticStatus(level=level, name=name, message=message, hardware_id="robot_rl",
+                              values=[KeyValue(key=k, value=_text(v)) for k, v in values.items()])
+    msg = DiagnosticArray(status=[status])
+    msg.header.stamp = stamp_from_ns(stamp)
+    return msg
+
+
+def _text(value: object) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def events_message(active: Sequence[str], mode: str, stamp: int) -> DiagnosticArray:
+    """The safety events of one tick (`active`: event names that fired), WARN level (ERROR for a fallback)."""
+    level = DiagnosticStatus.ERROR if "fallback" in active else DiagnosticStatus.WARN
+    return status_array("robot_rl/safety", level, ",".join(active), {"mode": mode, "events": ",".join(active)}, stamp)
+
+
+def controller_status(mode: str, loop: Mapping[str, float], input_ages_s: Mapping[str, float],
+                      interventions: Mapping[str, int], rejections: Mapping[str, int], stamp: int) -> DiagnosticArray:
+    """`/diagnostics` of the controller: mode; loop period, jitter, misses, compute; input ages (s); counters.
+
+    Level: ERROR in safe-stop, WARN with deadline misses in the window, else OK.
+    """
+    level = DiagnosticStatus.ERROR if mode == "safe-stop" else (
+        DiagnosticStatus.WARN if loop.get("deadline_misses", 0) else DiagnosticStatus.OK)
+    values: dict[str, object] = {"mode": mode, **loop}
+    values |= {f"input_age_s{topic}": age for topic, age in input_ages_s.items()}
+    values |= {f"interventions.{k}": v for k, v in sorted(interventions.items())}
+    values |= {f"rejections.{k}": v for k, v in sorted(rejections.items())}
+    return status_array("robot_rl/controller", level, mode, values, stamp)
+
+
+def episode_message(index: int, success: bool, steps: int, episode_return: float, stamp: int) -> DiagnosticArray:
+    """`/robot_rl/episode` from the simulated robot: one finished episode."""
+    return status_array("robot_rl/episode", DiagnosticStatus.OK if success else DiagnosticStatus.WARN,
+                        "success" if success else "failure",
+                        {"index": index, "success": success, "steps": steps, "return": episode_return}, stamp)

@@ -1,0 +1,114 @@
+"""End to end over DDS, one robot each: `robot-rl launch` starts the recorder, the simulated robot (hidden
+reality physics) and the controller with the shipped policy as separate processes. The task must succeed in at least
+80 % of the episodes, and no command in the recorded bag may violate a limit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robot_rl.data.bag import read_bag
+from robot_rl.robots import load_robot
+from robot_rl.safety import SafetyFilter
+
+ROOT = Path(__file__).resolve().parents[2]
+EPISODES = {"arm": 12, "quadrotor": 6, "mobile_base": 8}
+TOLERANCE = 1e-9
+
+
+def launch(robot: str, tmp_path: Path, episodes: int, *extra: str) -> tuple[subprocess.CompletedProcess, dict, Path]:
+    """Run `robot-rl launch launch/<robot>.yaml` until the simulated robot has finished `episodes`."""
+    bag, summary = tmp_path / "bag", tmp_path / "summary.json"
+    cmd = [sys.executable, "-m", "robot_rl.cli.main", "launch", str(ROOT / "launch" / f"{robot}.yaml"),
+           "--middleware", "dds", "--record", str(bag), "--duration", "240",
+           "--set", f"sim_driver.episodes={episodes}", "--set", f"sim_driver.summary_file={summary}", *extra]
+    env = os.environ | {"ROS_DOMAIN_ID": str(1 + uuid.uuid4().int % 200)}  # parallel tests must not cross-talk
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result, json.loads(summary.read_text()), bag
+
+
+def commands_in_bag(bag: Path, robot: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every command recorded on the robot's command topic `[n, n_cmd]` (robot units), its receive times `[n]` ns,
+    and the receive times of the episode goals (episode boundaries)."""
+    from robot_rl.deploy.adapters import adapter_for
+
+    adapter = adapter_for(load_robot(robot))
+    rows, times, goals = [], [], []
+    for topic, _, t_ns, msg in read_bag(bag, topics=[adapter.command_topic, "/goal"]):
+        if topic == "/goal":
+            goals.append(t_ns)
+        else:
+            rows.append(adapter.decode_command(msg))
+            times.append(t_ns)
+    return np.array(rows), np.array(times), np.array(goals)
+
+
+def assert_rate_limited_within_episodes(commands: np.ndarray, times: np.ndarray, goals: np.ndarray,
+                                        max_step: np.ndarray) -> None:
+    """Between consecutive commands of one episode, speeding up is limited to `max_step` `[n_cmd]` per cycle."""
+    same_episode = ~((goals[None, :] >= times[:-1, None]) & (goals[None, :] <= times[1:, None])).any(axis=1)
+    speeding_up = (np.abs(commands[1:]) > np.abs(commands[:-1])) & same_episode[:, None]
+    step = np.abs(np.diff(commands, axis=0))
+    excess = np.where(speeding_up, step - max_step, -np.inf)
+    assert excess.max() <= 1e-9, f"command step exceeds the acceleration limit by {excess.max()}"
+
+
+@pytest.mark.parametrize("robot", list(EPISODES))
+def test_shipped_policy_succeeds_against_hidden_reality_over_dds(robot: str, tmp_path: Path) -> None:
+    result, summary, bag = launch(robot, tmp_path, EPISODES[robot])
+    assert summary["episodes"] == EPISODES[robot]
+    assert summary["success_rate"] >= 0.8, (summary, result.stdout[-3000:])
+    for node in ("[controller]", "[sim_driver]", "[recorder]"):
+        assert node in result.stdout
+    commands, times, goals = commands_in_bag(bag, robot)
+    assert len(commands) >= summary["commands_received"] * 0.95  # the bag holds (nearly) every command sent
+    low, high = command_box(robot)
+    assert (commands >= low - TOLERANCE).all() and (commands <= high + TOLERANCE).all()
+    if robot == "mobile_base":  # speeding up by at most accel x dt per cycle (braking is always allowed)
+        max_step = SafetyFilter.for_robot(load_robot(robot)).limits.command_step
+        assert_rate_limited_within_episodes(commands, times, goals, max_step)
+
+
+def command_box(robot: str) -> tuple[np.ndarray, np.ndarray]:
+    """The tightest static command bounds of the robot's safety limits (within robot.yaml's command limits)."""
+    spec = load_robot(robot)
+    limits = SafetyFilter.for_robot(spec).limits
+    if robot == "arm":
+        low, high = limits.target_min_rad, limits.target_max_rad
+    else:
+        low, high = limits.command_low, limits.command_high
+    assert (low >= np.array(spec.command.low)).all() and (high <= np.array(spec.command.high)).all()
+    return np.asarray(low), np.asarray(high)
+
+
+@pytest.mark.ros
+def test_the_same_controller_on_rclpy_drives_the_simulated_robot_on_cyclonedds(ros_venv_ready: None,
+                                                                               tmp_path: Path) -> None:
+    """Controller on real rclpy (Fast DDS, .venv-ros), simulated robot on CycloneDDS: the node code is the same."""
+    from tests.deploy.conftest import ROS_VENV, ros_env
+
+    env = ros_env(ROS_DOMAIN_ID=str(1 + uuid.uuid4().int % 200))
+    params, summary = str(ROOT / "launch" / "arm.yaml"), tmp_path / "summary.json"
+    sim = subprocess.Popen([sys.executable, "-m", "robot_rl.deploy.nodes.sim_driver", "--params", params,
+                            "--middleware", "dds", "--set", "episodes=4", "--set", f"summary_file={summary}"],
+                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    controller = subprocess.Popen([str(ROS_VENV / "bin" / "python"), "-m", "robot_rl.deploy.nodes.controller",
+                                   "--params", params, "--middleware", "rclpy"],
+                                  cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        sim_out, _ = sim.communicate(timeout=150)
+    finally:
+        controller.send_signal(2)  # SIGINT: a clean stop
+        controller_out, _ = controller.communicate(timeout=30)
+    assert sim.returncode == 0, sim_out[-3000:]
+    assert controller.returncode == 0 and "on rclpy" in controller_out, controller_out[-3000:]
+    result = json.loads(summary.read_text())
+    assert result["episodes"] == 4 and result["success_rate"] >= 0.75, result
