@@ -4,7 +4,10 @@
 the variables are set here explicitly as well so the rule is visible where the tests start.
 """
 
+import itertools
 import os
+
+import pytest
 
 from robot_rl.deploy.network import confine_to_localhost
 
@@ -12,3 +15,22 @@ _CYCLONEDDS_CONFIG = confine_to_localhost()
 os.environ["CYCLONEDDS_URI"] = f"file://{_CYCLONEDDS_CONFIG}"
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ["ROS_LOCALHOST_ONLY"] = "1"
+
+
+_DOMAIN_COUNTER = itertools.count()
+
+
+@pytest.fixture
+def ros_domain_id(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A ROS_DOMAIN_ID no other test of this run uses, set in os.environ (children inherit it).
+
+    pytest-xdist workers get disjoint ranges of 1..230 and each test the next id of its worker's range, so tests
+    that need fixed topic names (/clock, /joint_states) never hear each other. Domain 0 stays for tests that use
+    unique topic names instead.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    span = 230 // max(workers, 1)
+    domain = str(1 + worker * span + next(_DOMAIN_COUNTER) % span)
+    monkeypatch.setenv("ROS_DOMAIN_ID", domain)
+    return domain

@@ -138,6 +138,27 @@ def _cmd_launch(args: argparse.Namespace) -> int:
                   sim=not args.no_sim, overrides=args.set, network=args.network)
 
 
+def _cmd_bag(args: argparse.Namespace) -> int:
+    from robot_rl.data import BagError, bag_info, recover_bag
+
+    try:
+        if args.recover:
+            report = recover_bag(args.bag_dir)
+            print(f"recovered: repaired {report.repaired}, removed {report.removed}, {report.message_count} messages")
+        info = bag_info(args.bag_dir)
+    except BagError as e:
+        print(f"robot-rl bag: error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['path']}: {info['messages']} messages over {info['duration_s']:.2f} s in {len(info['files'])} "
+          f"file(s) {info['files']}")
+    for topic, t in info["topics"].items():
+        print(f"  {t['count']:>8}  {topic}  [{t['type']}]")
+    return 0
+
+
 def _add_launch_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("launch", help="start a robot's nodes (sim driver, controller, recorder) without ROS 2 launch")
     p.add_argument("params_file", help="ROS 2 parameter YAML with one section per node (launch/<robot>.yaml)")
@@ -186,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_command(sub)
     _add_policy_commands(sub)
     _add_launch_command(sub)
+    p = sub.add_parser("bag", help="summarize a rosbag2 MCAP bag (like `ros2 bag info`); --recover repairs a bag "
+                       "left by a killed recorder")
+    p.add_argument("bag_dir", help="bag directory (holds metadata.yaml)")
+    p.add_argument("--recover", action="store_true", help="finalize unfinished files first (keeps complete chunks)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_bag)
     return parser
 
 

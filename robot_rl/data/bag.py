@@ -39,8 +39,8 @@ from robot_rl.data.bag_writer import (
 )
 from robot_rl.data.mcap_file import McapFile, is_finalized
 
-__all__ = ["BagConfig", "BagError", "BagMessage", "BagWriter", "RecoveryReport", "check_bag", "qos_profile",
-           "read_bag", "recover_bag"]
+__all__ = ["BagConfig", "BagError", "BagMessage", "BagWriter", "RecoveryReport", "bag_info", "check_bag",
+           "qos_profile", "read_bag", "recover_bag"]
 
 _SPLIT_RE = re.compile(r"_(\d+)\.mcap$")
 
@@ -91,6 +91,23 @@ def check_bag(path: str | Path) -> list[Path]:
             raise BagError(f"{file}: MCAP file was not closed (recorder killed?); run "
                            f"robot_rl.data.recover_bag({str(path)!r}) first")
     return files
+
+
+def bag_info(path: str | Path) -> dict[str, Any]:
+    """What `ros2 bag info` shows, from the bag's metadata.yaml: files, duration (s), start (ns), per-topic counts.
+
+    Raises:
+        BagError: the bag is missing, incomplete or unreadable (see `check_bag`).
+
+    """
+    path = Path(path)
+    files = check_bag(path)
+    info = yaml.safe_load((path / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    topics = {t["topic_metadata"]["name"]: {"type": t["topic_metadata"]["type"], "count": t["message_count"]}
+              for t in info["topics_with_message_count"]}
+    return {"path": str(path), "files": [f.name for f in files], "messages": info["message_count"],
+            "duration_s": info["duration"]["nanoseconds"] / 1e9,
+            "start_ns": info["starting_time"]["nanoseconds_since_epoch"], "topics": topics}
 
 
 def read_bag(

@@ -111,6 +111,8 @@ class Controller:
         self.consecutive: Counter[str] = Counter()
         self.interventions: Counter[str] = Counter()
         self.ticks = 0
+        self.events_pending, self.answered = False, False
+        """A goal, enable or reset arrived since the last tick (the loop then ticks at once)."""
         self._wire()
 
     def _wire(self) -> None:
@@ -160,10 +162,11 @@ class Controller:
             self._reject(self.config.goal_topic, e)
             return
         if self.goal is None or not np.array_equal(goal, self.goal):
-            self.goal, self.last_action = goal, None
+            self.goal, self.last_action, self.events_pending = goal, None, True
 
     def on_enable(self, msg: Bool) -> None:
         """Enable (true) or disable (false) the policy."""
+        self.events_pending |= self.enabled != bool(msg.data)
         self.enabled = bool(msg.data)
 
     def on_estop(self, msg: Bool) -> None:
@@ -177,13 +180,22 @@ class Controller:
             self.estop_latched = False
             self.consecutive.clear()
             if self.mode == SAFE_STOP:
-                self.mode = IDLE
+                self.mode, self.events_pending = IDLE, True
                 print("controller: reset: safe-stop cleared, idle", flush=True)
 
     def fresh(self) -> bool:
         """Every state input has a newer stamp than at the previous tick."""
         return len(self.inputs) == len(self.adapter.state_topics) and all(
             stamp > self.used_stamps.get(k, -1) for k, (stamp, _) in self.inputs.items())
+
+    def urgent(self) -> bool:
+        """An event (goal, enable, reset) is waiting, and the state at hand has not been answered with a command.
+
+        After an answered tick the next tick waits for fresh state as usual: a simulated robot publishes a new
+        episode's goal just before its first state, and answering the old state would put every later command one
+        step late.
+        """
+        return self.events_pending and not self.answered and len(self.inputs) == len(self.adapter.state_topics)
 
     def _update_mode(self) -> None:
         if self.estop_latched and self.mode != SAFE_STOP:
@@ -196,6 +208,7 @@ class Controller:
 
     def tick(self) -> None:
         """One control step: inputs -> observation -> policy -> safety filter -> command (when not idle)."""
+        self.events_pending = False
         self._update_mode()
         if len(self.inputs) < len(self.adapter.state_topics):
             return  # nothing to act on yet (not even a fallback needs no state)
@@ -215,7 +228,8 @@ class Controller:
             "estop": np.array([self.mode == SAFE_STOP]), "last_applied": self.last_action[None]}
         applied, events = self.safety.certify(state, proposed[None])
         self.ticks += 1
-        if self.mode == IDLE:
+        self.answered = self.mode != IDLE
+        if not self.answered:
             return
         self._publish(proposed, applied[0], events, now)
         self.last_action = applied[0]
@@ -234,8 +248,9 @@ class Controller:
         """`/diagnostics`: mode, loop timing, input ages, filter interventions, rejections."""
         now = self.transport.now_ns()
         ages = {self.adapter.state_topics[k][0]: (now - s) / 1e9 for k, (s, _) in self.inputs.items()}
+        policy = {"policy": self.config.policy, "policy_sha256": self.policy.card.onnx.sha256}
         self.pub_diag.publish(controller_status(self.mode, loop.stats.summary(), ages, self.interventions,
-                                                self.rejections, now))
+                                                self.rejections, now, policy))
         loop.stats.reset()
 
 
@@ -256,7 +271,7 @@ def run_controller(transport: Transport, params: Mapping[str, Any], stop: thread
               f"{node.policy.card.control_rate_hz:g} Hz (timing tests only)", flush=True)
     next_diag = time.monotonic() + config.diagnostics_period_s
     while not stop.is_set():
-        loop.wait(node.fresh, stop.is_set)
+        loop.wait(node.fresh, stop.is_set, node.urgent)
         if stop.is_set():
             break
         start = time.perf_counter_ns()

@@ -44,14 +44,18 @@ def events_message(active: Sequence[str], mode: str, stamp: int) -> DiagnosticAr
 
 
 def controller_status(mode: str, loop: Mapping[str, float], input_ages_s: Mapping[str, float],
-                      interventions: Mapping[str, int], rejections: Mapping[str, int], stamp: int) -> DiagnosticArray:
-    """`/diagnostics` of the controller: mode; loop period, jitter, misses, compute; input ages (s); counters.
+                      interventions: Mapping[str, int], rejections: Mapping[str, int], stamp: int,
+                      policy: Mapping[str, str]) -> DiagnosticArray:
+    """`/diagnostics` of the controller: mode, policy, loop timing, input ages, interventions, rejections.
+
+    Values: the policy (folder, sha256); loop period, jitter, misses, compute; input ages (s); filter interventions
+    and rejected messages (counts since start).
 
     Level: ERROR in safe-stop, WARN with deadline misses in the window, else OK.
     """
     level = DiagnosticStatus.ERROR if mode == "safe-stop" else (
         DiagnosticStatus.WARN if loop.get("deadline_misses", 0) else DiagnosticStatus.OK)
-    values: dict[str, object] = {"mode": mode, **loop}
+    values: dict[str, object] = {"mode": mode, **policy, **loop}
     values |= {f"input_age_s{topic}": age for topic, age in input_ages_s.items()}
     values |= {f"interventions.{k}": v for k, v in sorted(interventions.items())}
     values |= {f"rejections.{k}": v for k, v in sorted(rejections.items())}

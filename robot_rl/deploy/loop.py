@@ -2,11 +2,12 @@
 
 `state` mode (default) is clocked by the robot, as a ros2_control read-update-write cycle is: a tick runs as soon
 as every state input has a newer stamp than at the previous tick (and at least half a period has passed since the
-previous such tick),
-so the command answers the state it was computed from with the least delay. Its deadline is one period after the
-previous tick; a tick with no fresh state by then runs at the deadline on the last state and is counted as a
-deadline miss (the safety watchdog sees the inputs' age). With `use_sim_time` the same rule runs on the
-`/clock` time of a simulated robot, which then steps in lockstep with the controller.
+previous such tick), so the command answers the state it was computed from with the least delay. A tick with no
+fresh state within 1.5 periods of the previous one runs on the last state and is counted as a deadline miss (the
+safety watchdog sees the inputs' age). With `use_sim_time` the same rule runs on the `/clock` time of a simulated
+robot, which then steps in lockstep with the controller; there the half period of grace matters: `/clock` may
+arrive before the state, and a tick on the clock alone would answer the old state and put every later command one
+step late.
 
 `timer` mode ignores state arrival and ticks at `t0 + k * period` of the node's clock (no drift; periods lost to
 an overrun are skipped and counted as misses).
@@ -69,15 +70,20 @@ class RateLoop:
         self._last_fresh: int | None = None
         self._last_wall: int | None = None
 
-    def wait(self, fresh: Callable[[], bool], stop: Callable[[], bool]) -> bool:
-        """Block until the next tick; True if it is due to fresh state, False at a deadline (or when stopped)."""
+    def wait(self, fresh: Callable[[], bool], stop: Callable[[], bool],
+             urgent: Callable[[], bool] = lambda: False) -> bool:
+        """Block until the next tick; True if it is due to fresh state (or `urgent`), False at a deadline or stop.
+
+        `urgent()` (a new goal, enable or reset) ticks at once, whatever the time since the last tick: a simulated
+        robot in lockstep holds its clock until it gets a command, so such events must not wait for time to pass.
+        """
         now = self.now_ns()
         if self._deadline is None:
             self._deadline = now + self.period_ns
         while not stop():
             now = self.now_ns()
             earliest = -1 if self._last_fresh is None else self._last_fresh + self.period_ns // 2
-            if self.mode == "state" and now >= earliest and fresh():
+            if self.mode == "state" and ((now >= earliest and fresh()) or urgent()):
                 self._last_fresh = now
                 self._tick(now, on_time=True)
                 return True
@@ -95,7 +101,7 @@ class RateLoop:
         if not on_time:
             self.stats.misses += 1
         if self.mode == "state":
-            self._deadline = now + self.period_ns
+            self._deadline = now + self.period_ns + self.period_ns // 2
             return
         late = now - self._deadline
         self._deadline += self.period_ns

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -58,9 +57,8 @@ class Robot:
 
 
 @pytest.fixture
-def robot(monkeypatch: pytest.MonkeyPatch) -> Iterator[Robot]:
+def robot(ros_domain_id: str) -> Iterator[Robot]:
     """The controller node (arm, shipped policy) in a thread, on a DDS domain of this test's own."""
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(1 + uuid.uuid4().int % 200))
     robot = Robot()
     params = {"robot": "arm", "policy": str(ROOT / "policies" / "arm-reach"), "auto_enable": True,
               "diagnostics_period_s": 0.2, "reject_limit": 5}

@@ -112,10 +112,9 @@ def test_spin_once_honours_its_timeout(nodes):
     assert time.monotonic() - start < 0.05
 
 
-def test_now_follows_clock_with_use_sim_time(nodes, monkeypatch):
-    # /clock cannot be renamed, so this test gets a domain of its own (ROS_DOMAIN_ID 1..200 by pid).
-    domain_id = 1 + os.getpid() % 200
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id))
+def test_now_follows_clock_with_use_sim_time(nodes, ros_domain_id):
+    # /clock cannot be renamed, so this test gets a domain of its own
+    domain_id = int(ros_domain_id)
     wall, sim = nodes("wall"), nodes("sim", {"use_sim_time": True, "control": {"rate_hz": 100}})
     assert sim.domain_id == domain_id
     assert abs(wall.now_ns() - time.time_ns()) < 1_000_000_000

@@ -5,10 +5,8 @@ reality physics) and the controller with the shipped policy as separate processe
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +27,7 @@ def launch(robot: str, tmp_path: Path, episodes: int, *extra: str) -> tuple[subp
     cmd = [sys.executable, "-m", "robot_rl.cli.main", "launch", str(ROOT / "launch" / f"{robot}.yaml"),
            "--middleware", "dds", "--record", str(bag), "--duration", "240",
            "--set", f"sim_driver.episodes={episodes}", "--set", f"sim_driver.summary_file={summary}", *extra]
-    env = os.environ | {"ROS_DOMAIN_ID": str(1 + uuid.uuid4().int % 200)}  # parallel tests must not cross-talk
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result, json.loads(summary.read_text()), bag
 
@@ -62,7 +59,8 @@ def assert_rate_limited_within_episodes(commands: np.ndarray, times: np.ndarray,
 
 
 @pytest.mark.parametrize("robot", list(EPISODES))
-def test_shipped_policy_succeeds_against_hidden_reality_over_dds(robot: str, tmp_path: Path) -> None:
+def test_shipped_policy_succeeds_against_hidden_reality_over_dds(robot: str, tmp_path: Path,
+                                                                 ros_domain_id: str) -> None:
     result, summary, bag = launch(robot, tmp_path, EPISODES[robot])
     assert summary["episodes"] == EPISODES[robot]
     assert summary["success_rate"] >= 0.8, (summary, result.stdout[-3000:])
@@ -70,11 +68,37 @@ def test_shipped_policy_succeeds_against_hidden_reality_over_dds(robot: str, tmp
         assert node in result.stdout
     commands, times, goals = commands_in_bag(bag, robot)
     assert len(commands) >= summary["commands_received"] * 0.95  # the bag holds (nearly) every command sent
+    assert policy_hashes_in_bag(bag) == {yaml_card_hash(robot)}  # the bag says which policy acted
     low, high = command_box(robot)
     assert (commands >= low - TOLERANCE).all() and (commands <= high + TOLERANCE).all()
     if robot == "mobile_base":  # speeding up by at most accel x dt per cycle (braking is always allowed)
         max_step = SafetyFilter.for_robot(load_robot(robot)).limits.command_step
         assert_rate_limited_within_episodes(commands, times, goals, max_step)
+
+
+def policy_hashes_in_bag(bag: Path) -> set[str]:
+    """The policy sha256 values the controller reported on /diagnostics."""
+    return {kv.value for _, _, _, msg in read_bag(bag, topics=["/diagnostics"]) for status in msg.status
+            for kv in status.values if kv.key == "policy_sha256"}
+
+
+def yaml_card_hash(robot: str) -> str:
+    """The sha256 in the card of the policy launch/<robot>.yaml deploys."""
+    from robot_rl.deploy.launcher import load_params
+    from robot_rl.policy.card import load_card
+
+    policy = load_params(ROOT / "launch" / f"{robot}.yaml")["controller"]["policy"]
+    return load_card(ROOT / policy / "card.yaml").onnx.sha256
+
+
+def test_bag_command_summarizes_and_names_a_missing_bag(tmp_path: Path, ros_domain_id: str) -> None:
+    _, _, bag = launch("arm", tmp_path, 2)
+    out = subprocess.run([sys.executable, "-m", "robot_rl.cli.main", "bag", str(bag)], capture_output=True,
+                         text=True, check=True).stdout
+    assert "/forward_position_controller/commands  [std_msgs/msg/Float64MultiArray]" in out
+    missing = subprocess.run([sys.executable, "-m", "robot_rl.cli.main", "bag", str(tmp_path / "nope")],
+                             capture_output=True, text=True, check=False)
+    assert missing.returncode == 2 and "nope: no such bag directory" in missing.stderr
 
 
 def command_box(robot: str) -> tuple[np.ndarray, np.ndarray]:
@@ -90,12 +114,12 @@ def command_box(robot: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.ros
-def test_the_same_controller_on_rclpy_drives_the_simulated_robot_on_cyclonedds(ros_venv_ready: None,
-                                                                               tmp_path: Path) -> None:
+def test_the_same_controller_on_rclpy_drives_the_simulated_robot_on_cyclonedds(ros_venv_ready: None, tmp_path: Path,
+                                                                               ros_domain_id: str) -> None:
     """Controller on real rclpy (Fast DDS, .venv-ros), simulated robot on CycloneDDS: the node code is the same."""
     from tests.deploy.conftest import ROS_VENV, ros_env
 
-    env = ros_env(ROS_DOMAIN_ID=str(1 + uuid.uuid4().int % 200))
+    env = ros_env()
     params, summary = str(ROOT / "launch" / "arm.yaml"), tmp_path / "summary.json"
     sim = subprocess.Popen([sys.executable, "-m", "robot_rl.deploy.nodes.sim_driver", "--params", params,
                             "--middleware", "dds", "--set", "episodes=4", "--set", f"summary_file={summary}"],

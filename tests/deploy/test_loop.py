@@ -53,12 +53,12 @@ def test_timer_mode_skips_lost_periods_and_counts_a_miss() -> None:
 
 
 def test_state_mode_answers_state_at_once_and_falls_back_to_the_deadline() -> None:
-    # state at 3, 13, 23 ms, then nothing: ticks follow the state, then one period after the last tick
+    # state at 3, 13, 23 ms, then nothing: ticks follow the state, then 1.5 periods after the last tick
     clock = FakeClock(arrivals=[3_000_000, 13_000_000, 23_000_000])
     loop = RateLoop(PERIOD, lambda: clock.now, clock.spin_once, mode="state")
     ticks = run(loop, clock, 5)
-    assert ticks == [(3_000_000, True), (13_000_000, True), (23_000_000, True), (33_000_000, False),
-                     (43_000_000, False)]
+    assert ticks == [(3_000_000, True), (13_000_000, True), (23_000_000, True), (38_000_000, False),
+                     (53_000_000, False)]
     assert loop.stats.misses == 2
 
 
@@ -70,3 +70,14 @@ def test_state_mode_ticks_at_most_once_per_half_period() -> None:
     gaps = [b[0] - a[0] for a, b in zip(ticks, ticks[1:], strict=False)]
     assert all(g >= PERIOD // 2 for g in gaps)
     assert all(on_state for _, on_state in ticks)
+
+
+def test_an_urgent_event_ticks_at_once_even_on_a_frozen_clock() -> None:
+    # a simulated robot in lockstep holds its clock at 1 s until it gets a command: a goal arriving after the last
+    # tick must still produce a tick, although neither time nor state stamps move
+    clock = FakeClock(arrivals=[1_000_000_000])
+    loop = RateLoop(PERIOD, lambda: clock.now, lambda s: None, mode="state")
+    clock.now = 1_000_000_000
+    assert loop.wait(lambda: True, lambda: False)  # ticks on the state at 1 s
+    pending = [True]
+    assert loop.wait(lambda: False, lambda: False, urgent=lambda: pending.pop() if pending else False)

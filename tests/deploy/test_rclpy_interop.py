@@ -2,11 +2,10 @@
 
 Every rclpy side runs as a subprocess in .venv-ros (see conftest.py); the CycloneDDS side runs in this process.
 Discovery waits are bounded polls: publishers repeat their messages until the other side has them (or a deadline),
-and all entities are on a per-test random ROS domain with per-test topic names, so concurrent runs cannot mix.
+and all entities are on a per-test private ROS domain with per-test topic names, so concurrent runs cannot mix.
 """
 
 import dataclasses
-import random
 import time
 
 import pytest
@@ -20,11 +19,10 @@ DISCOVERY_TIMEOUT_S = 15.0
 
 
 @pytest.fixture
-def dds(monkeypatch):
-    """A DdsTransport factory on a random ROS domain (also seen by the .venv-ros processes started afterwards)."""
+def dds(ros_domain_id):
+    """A DdsTransport factory on a private ROS domain (also seen by the .venv-ros processes started afterwards)."""
     from robot_rl.deploy.transport.dds import DdsTransport
 
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(random.randint(100, 199)))
     transports = []
 
     def make(name="dds_peer", parameters=None):
