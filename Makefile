@@ -43,6 +43,13 @@ demo: setup
 	$(VENV)/bin/robot-rl train robot_rl/ArmReach-v0 --algo ppo --steps 300000 --out runs/demo-arm-reach --quiet
 	$(VENV)/bin/robot-rl export runs/demo-arm-reach --out runs/demo-arm-reach/policy --episodes 32 --force
 	$(VENV)/bin/robot-rl eval runs/demo-arm-reach/policy --episodes 64 --randomize
+	# Deploy it: controller (policy + safety filter) and a simulated arm with hidden "reality" physics as separate
+	# processes over CycloneDDS (ROS 2 wire format, loopback only), recorded to a rosbag2 MCAP bag.
+	rm -rf runs/demo-arm-reach/bag
+	$(VENV)/bin/robot-rl launch launch/arm.yaml --middleware dds --duration 300 --record runs/demo-arm-reach/bag \
+		--set controller.policy=runs/demo-arm-reach/policy --set sim_driver.episodes=20 \
+		--set sim_driver.summary_file=runs/demo-arm-reach/deploy.json
+	$(VENV)/bin/robot-rl bag runs/demo-arm-reach/bag
 
 # Tolerant: where the wheels cannot install (not x86_64 Linux, no registry), $(ROS_UNAVAILABLE) says why and the rclpy
 # tests skip with that reason instead of failing. `rm -r $(ROS_VENV)` (or touching pyproject.toml) retries.

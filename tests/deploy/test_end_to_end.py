@@ -17,7 +17,7 @@ from robot_rl.robots import load_robot
 from robot_rl.safety import SafetyFilter
 
 ROOT = Path(__file__).resolve().parents[2]
-EPISODES = {"arm": 12, "quadrotor": 6, "mobile_base": 8}
+EPISODES = {"arm": 20, "quadrotor": 10, "mobile_base": 12}
 TOLERANCE = 1e-9
 
 
@@ -89,6 +89,18 @@ def yaml_card_hash(robot: str) -> str:
 
     policy = load_params(ROOT / "launch" / f"{robot}.yaml")["controller"]["policy"]
     return load_card(ROOT / policy / "card.yaml").onnx.sha256
+
+
+def test_the_simulated_robot_runs_on_pybullet_too(tmp_path: Path, ros_domain_id: str) -> None:
+    _, summary, _ = launch("arm", tmp_path, 4, "--set", "sim_driver.backend=pybullet")
+    assert summary["episodes"] == 4 and summary["success_rate"] >= 0.75, summary
+
+
+def test_quadrotor_commanded_through_mavros_attitude_target(tmp_path: Path, ros_domain_id: str) -> None:
+    mavros = "mavros_msgs/msg/AttitudeTarget"
+    _, summary, _ = launch("quadrotor", tmp_path, 2, "--set", f"controller.command_type={mavros}",
+                           "--set", f"sim_driver.command_type={mavros}")
+    assert summary["episodes"] == 2 and summary["success_rate"] == 1.0 and summary["bad_commands"] == 0, summary
 
 
 def test_bag_command_summarizes_and_names_a_missing_bag(tmp_path: Path, ros_domain_id: str) -> None:
