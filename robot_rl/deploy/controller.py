@@ -56,7 +56,9 @@ class ControllerConfig:
     watchdog_periods: float = 3.0
     """Inputs older than this many control periods are stale: their messages are rejected and the filter falls back."""
     reject_limit: int = 10
-    """Consecutive rejected messages on one topic that put the controller in safe-stop."""
+    """Consecutive malformed messages on one topic that put the controller in safe-stop. Stale messages are
+    rejected and counted but do not count here: a scheduling stall delivers a burst of them, and the watchdog
+    already falls back (without latching) until fresh state returns."""
     diagnostics_period_s: float = 1.0
     rate_hz: float = 0.0
     """0 = the card's control rate. Anything else is for timing tests only (the policy was trained at the card's
@@ -135,6 +137,8 @@ class Controller:
             print(f"controller: rejected {topic}: {error} (further '{error.reason}' rejections are counted)",
                   flush=True)
         self.rejections[error.reason] += 1
+        if error.reason == "stale":  # late, not malformed: the watchdog falls back until fresh state returns
+            return
         self.consecutive[topic] += 1
         if self.consecutive[topic] >= self.config.reject_limit and self.mode != SAFE_STOP:
             print(f"controller: {self.consecutive[topic]} consecutive rejections on {topic}: safe-stop", flush=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from robot_rl.robots import RobotSpec
@@ -11,6 +13,7 @@ from robot_rl.spaces.vector import Quantity, VectorSpec
 TARGET_STEP_SPEED_FACTOR = 2.0  # policy increments reach twice the distance a joint can move per control step
 
 
+@cache
 def arm_reach_spec(num_joints: int) -> VectorSpec:
     """Observation layout of `robot_rl/ArmReach-v0` for an arm with `num_joints` commanded joints."""
     return VectorSpec(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from robot_rl.robots import RobotSpec
@@ -10,6 +12,7 @@ from robot_rl.spaces.geometry import wrap_angle
 from robot_rl.spaces.vector import Quantity, VectorSpec
 
 
+@cache
 def mobile_base_goal_spec(num_beams: int) -> VectorSpec:
     """Observation layout of `robot_rl/MobileBaseGoal-v0` with a `num_beams` lidar."""
     return VectorSpec(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -24,15 +25,19 @@ class VectorSpec:
 
     quantities: tuple[Quantity, ...]
 
-    @property
+    @cached_property
     def size(self) -> int:
         """Total number of elements."""
         return sum(q.size for q in self.quantities)
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         """Quantity names in order."""
         return tuple(q.name for q in self.quantities)
+
+    @cached_property
+    def _name_set(self) -> frozenset[str]:
+        return frozenset(self.names)
 
     def slice(self, name: str) -> slice:
         """Where quantity `name` lives in the vector."""
@@ -50,9 +55,9 @@ class VectorSpec:
             ValueError: a quantity is missing, unexpected, of the wrong size, or not finite.
 
         """
-        missing = [n for n in self.names if n not in values]
-        extra = [n for n in values if n not in self.names]
-        if missing or extra:
+        if values.keys() != self._name_set:
+            missing = [n for n in self.names if n not in values]
+            extra = [n for n in values if n not in self._name_set]
             raise ValueError(f"observation quantities: missing {missing}, unexpected {extra}")
         blocks = []
         for q in self.quantities:

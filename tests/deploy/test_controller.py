@@ -123,3 +123,14 @@ def test_bad_parameters_are_named() -> None:
         ControllerConfig.from_parameters({"robot": "arm"})
     with pytest.raises(ParameterError, match="'auto_enable' = 'yes' should be bool"):
         ControllerConfig.from_parameters({"robot": "arm", "policy": "p", "auto_enable": "yes"})
+
+
+def test_a_burst_of_stale_messages_falls_back_without_latching_safe_stop(robot: Robot) -> None:
+    robot.run_until(lambda: len(robot.commands) >= 5, HOME)
+    old = time.time_ns() - 1_000_000_000
+    for _ in range(30):  # far more than reject_limit (5): stale, not malformed
+        robot.send_state(HOME, stamp_ns=old)
+    n = len(robot.commands)
+    robot.run_until(lambda: len(robot.commands) >= n + 20, HOME)  # fresh state again: back to the policy
+    statuses = [s for d in robot.diagnostics for s in d.status]
+    assert not any(s.message == "safe-stop" for s in statuses)
