@@ -135,7 +135,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     from robot_rl.deploy.launcher import launch
 
     return launch(args.params_file, duration_s=args.duration, record=args.record, middleware=args.middleware,
-                  sim=not args.no_sim, overrides=args.set, network=args.network)
+                  sim=not args.no_sim, overrides=args.set, network=args.network, record_default=not args.no_record)
 
 
 def _cmd_bag(args: argparse.Namespace) -> int:
@@ -164,7 +164,9 @@ def _add_launch_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("params_file", help="ROS 2 parameter YAML with one section per node (launch/<robot>.yaml)")
     p.add_argument("--duration", type=float, metavar="S", help="stop all nodes after S seconds (default: run until "
                    "a node exits or Ctrl-C)")
-    p.add_argument("--record", metavar="DIR", help="also start the recorder, writing a rosbag2 MCAP bag to DIR")
+    p.add_argument("--record", metavar="DIR", help="write the rosbag2 MCAP bag to DIR (default: the YAML's "
+                   "recorder.output_dir, logs/<robot>/{time})")
+    p.add_argument("--no-record", action="store_true", help="do not start the recorder")
     p.add_argument("--middleware", choices=["auto", "dds", "rclpy"], default="auto",
                    help="transport of every node (default auto: rclpy where installed, else CycloneDDS)")
     p.add_argument("--no-sim", action="store_true", help="do not start sim_driver (a real robot driver runs)")

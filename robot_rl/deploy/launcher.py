@@ -101,12 +101,15 @@ def _node_overrides(overrides: Sequence[str], params: Mapping[str, dict[str, Any
 
 
 def build_plan(params_file: str | Path, *, record: str | Path | None = None, middleware: str = "auto",
-               sim: bool = True, overrides: Sequence[str] = (), network: str = "localhost") -> LaunchPlan:
+               sim: bool = True, overrides: Sequence[str] = (), network: str = "localhost",
+               record_default: bool = False) -> LaunchPlan:
     """The processes to start for a parameter YAML: pure, no process is started and nothing is written.
 
     Args:
         params_file: ROS 2 parameter YAML with sections `controller`, `sim_driver`, `recorder`.
-        record: bag directory; starts the recorder with `output_dir` set to it. None: no recorder.
+        record: bag directory; starts the recorder with `output_dir` set to it. None: see `record_default`.
+        record_default: without `record`, start the recorder when the YAML's `recorder.output_dir` is set (the
+            `robot-rl launch` default; the recorder expands `{time}` in it).
         middleware: 'auto', 'dds' or 'rclpy', passed to every node.
         sim: start `sim_driver` (the simulated robot); False when a real robot driver runs.
         overrides: `NODE.KEY=VALUE` strings, passed to that node as `--set KEY=VALUE` (VALUE as YAML).
@@ -120,7 +123,8 @@ def build_plan(params_file: str | Path, *, record: str | Path | None = None, mid
     params = load_params(path)
     if middleware not in MIDDLEWARES or network not in NETWORKS:
         raise ValueError(f"middleware must be one of {MIDDLEWARES} and network one of {NETWORKS}")
-    wanted = [n for n in START_ORDER if (n != "recorder" or record is not None) and (n != "sim_driver" or sim)]
+    recording = record is not None or (record_default and bool(params.get("recorder", {}).get("output_dir")))
+    wanted = [n for n in START_ORDER if (n != "recorder" or recording) and (n != "sim_driver" or sim)]
     missing = [n for n in wanted if n not in params]
     if missing:
         raise ValueError(f"{path}: missing section(s) {', '.join(missing)} (needed: {', '.join(wanted)})")
@@ -262,13 +266,14 @@ def supervise(plan: LaunchPlan, duration_s: float | None = None, grace_s: float 
 
 def launch(params_file: str | Path, *, duration_s: float | None = None, record: str | Path | None = None,
            middleware: str = "auto", sim: bool = True, overrides: Sequence[str] = (),
-           network: str = "localhost") -> int:
+           network: str = "localhost", record_default: bool = True) -> int:
     """`robot-rl launch`: confine DDS to this machine (unless network='system'), start the nodes, supervise them.
 
     Args:
         params_file: ROS 2 parameter YAML (launch/<robot>.yaml).
         duration_s: stop all nodes after this many seconds; None runs until a node exits or Ctrl-C.
-        record: bag directory for the recorder; None records nothing.
+        record: bag directory for the recorder; None: the YAML's `recorder.output_dir` when `record_default`.
+        record_default: False (`--no-record`) records nothing unless `record` is given.
         middleware: 'auto', 'dds' or 'rclpy'.
         sim: start the simulated robot driver.
         overrides: `NODE.KEY=VALUE` parameter overrides.
@@ -281,7 +286,7 @@ def launch(params_file: str | Path, *, duration_s: float | None = None, record: 
     if network == "localhost":
         confine_to_localhost()
     plan = build_plan(params_file, record=record, middleware=middleware, sim=sim, overrides=overrides,
-                      network=network)
+                      network=network, record_default=record_default)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:

@@ -162,11 +162,16 @@ class _Counts:
         self._last, self._last_s = dict(self.received), now
 
 
+def bag_directory(output_dir: str) -> Path:
+    """`output_dir` with `{time}` replaced by the local time now (YYYYmmdd-HHMMSS)."""
+    return Path(output_dir.replace("{time}", time.strftime("%Y%m%d-%H%M%S")))
+
+
 def _open_bag(config: RecorderConfig, specs: list[TopicSpec]) -> tuple[BagWriter, dict[str, int]]:
     """The opened bag with every topic added; ParameterError when `output_dir` cannot be used."""
     from robot_rl.deploy.msgs.typestore import typestore  # loads rosbags; only the recorder needs it
 
-    bag = BagWriter(Path(config.output_dir), typestore(), BagConfig(
+    bag = BagWriter(bag_directory(config.output_dir), typestore(), BagConfig(
         split_duration_s=config.split_duration_s, split_size_bytes=config.split_size_bytes,
         flush_period_s=config.flush_period_s, fsync=config.fsync, compression=config.compression))
     try:
@@ -206,7 +211,7 @@ def run_recorder(transport: Transport, params: Mapping[str, Any], stop: threadin
         for spec in specs:
             on_message = _subscriber(transport, items, counts, spec.topic, channels[spec.topic])
             transport.create_subscription(spec.topic, message_type(spec.msgtype), on_message, spec.qos)
-        print(f"recorder: recording {len(specs)} topics to {config.output_dir} on {transport.name}", flush=True)
+        print(f"recorder: recording {len(specs)} topics to {bag.path} on {transport.name}", flush=True)
         while not stop.is_set() and writer.is_alive():
             transport.spin_once(0.05)
             counts.maybe_report(items)

@@ -227,8 +227,8 @@ def test_ctrl_c_stops_all_nodes(tmp_path):
     code = ("import sys; from robot_rl.deploy import launcher; launcher.NODE_MODULE = 'fake_nodes'; "
             "from robot_rl.cli.main import main; sys.exit(main(sys.argv[1:]))")
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.Popen([sys.executable, "-c", code, "launch", str(LAUNCH_DIR / "arm.yaml")], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, "launch", str(LAUNCH_DIR / "arm.yaml"), "--no-record"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     for line in proc.stdout:  # wait until both nodes are up
         lines.append(line)
@@ -239,3 +239,10 @@ def test_ctrl_c_stops_all_nodes(tmp_path):
     assert proc.returncode == 0, err
     assert "[sim_driver] sim_driver stopped by SIGINT" in out
     assert "[controller] controller stopped by SIGINT" in out
+
+
+def test_robot_rl_launch_records_by_default_into_the_yaml_output_dir():
+    plan = build_plan(LAUNCH_DIR / "arm.yaml", record_default=True)
+    assert list(plan.nodes) == ["recorder", "sim_driver", "controller"]
+    assert not any(a.startswith("output_dir=") for a in plan.nodes["recorder"])  # the YAML's logs/arm/{time}
+    assert "recorder" not in build_plan(LAUNCH_DIR / "arm.yaml", record_default=False).nodes
