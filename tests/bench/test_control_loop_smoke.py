@@ -4,22 +4,19 @@ one DDS configuration with the echo and the controller at 100 Hz), checked throu
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_control_loop_bench_runs_and_reports(tmp_path: Path) -> None:
+def test_control_loop_bench_runs_and_reports(tmp_path: Path, ros_domain_id: str) -> None:
     out = tmp_path / "control_loop.json"
     cmd = [sys.executable, str(ROOT / "bench" / "control_loop.py"), "--duration", "0.5", "--warmup", "0.2",
            "--startup-timeout", "12", "--rates", "100", "--middlewares", "dds", "--iterations", "200",
            "--robots", "arm", "--json", str(out)]
-    env = os.environ | {"ROS_DOMAIN_ID": str(1 + uuid.uuid4().int % 200)}  # private: parallel runs cannot cross-talk
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(out.read_text())
     (arm,) = report["compute"]
