@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from robot_rl.deploy.adapters import Rejected, adapter_for, goal_from_pose
 from robot_rl.deploy.diagnostics import controller_status, events_message, vector_message
 from robot_rl.deploy.loop import RateLoop
 from robot_rl.deploy.msgs import Bool, DiagnosticArray, Float64MultiArray, Pose, message_type
-from robot_rl.deploy.nodes.common import ParameterError
+from robot_rl.deploy.nodes.common import checked_config
 from robot_rl.deploy.transport import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, Transport
 from robot_rl.policy import OnnxPolicy, PolicyError
 from robot_rl.robots import load_robot
@@ -73,21 +73,7 @@ class ControllerConfig:
     @classmethod
     def from_parameters(cls, params: Mapping[str, Any]) -> ControllerConfig:
         """Checked config; unknown keys and wrong types are a ParameterError naming the key."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            raise ParameterError(f"controller: unknown parameters {unknown}; known: {sorted(known)}")
-        for name in ("robot", "policy"):
-            if not params.get(name):
-                raise ParameterError(f"controller: missing parameter '{name}'")
-        defaults = cls(robot="", policy="")
-        for key, value in params.items():
-            expected = type(getattr(defaults, key))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                continue
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                raise ParameterError(f"controller: parameter '{key}' = {value!r} should be {expected.__name__}")
-        return cls(**params)
+        return checked_config(cls, params, "controller", ("robot", "policy"))
 
 
 class Controller:

@@ -20,13 +20,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from robot_rl.data import BagConfig, BagError, BagWriter, qos_profile
 from robot_rl.deploy.msgs import message_type
-from robot_rl.deploy.nodes.common import ParameterError
+from robot_rl.deploy.nodes.common import ParameterError, checked_config
 from robot_rl.deploy.transport import QoS, Transport
 
 RECORDER_DEPTH = 100
@@ -76,20 +76,7 @@ class RecorderConfig:
     @classmethod
     def from_parameters(cls, params: Mapping[str, Any]) -> RecorderConfig:
         """Checked config; unknown keys and wrong types are a ParameterError naming the key."""
-        known = {f.name for f in fields(cls)}
-        if unknown := sorted(set(params) - known):
-            raise ParameterError(f"recorder: unknown parameters {unknown}; known: {sorted(known)}")
-        for name in ("topics", "output_dir"):
-            if not params.get(name):
-                raise ParameterError(f"recorder: missing parameter '{name}'")
-        defaults = cls(topics=[], output_dir="")
-        for key, value in params.items():
-            expected = type(getattr(defaults, key))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                continue
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                raise ParameterError(f"recorder: parameter '{key}' = {value!r} should be {expected.__name__}")
-        config = cls(**params)
+        config = checked_config(cls, params, "recorder", ("topics", "output_dir"))
         config.topic_specs()  # parse now: a bad entry is a parameter error before anything starts
         return config
 

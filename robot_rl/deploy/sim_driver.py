@@ -21,7 +21,7 @@ import json
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import numpy as np
 from robot_rl.deploy.adapters import Rejected, adapter_for, pose_from_position
 from robot_rl.deploy.diagnostics import episode_message
 from robot_rl.deploy.msgs import Clock, DiagnosticArray, Pose, message_type, stamp_from_ns
-from robot_rl.deploy.nodes.common import ParameterError
+from robot_rl.deploy.nodes.common import ParameterError, checked_config
 from robot_rl.deploy.transport import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, Transport
 from robot_rl.envs import BatchedRobotEnv, entry
 from robot_rl.robots import read_yaml
@@ -68,15 +68,8 @@ class SimDriverConfig:
 
     @classmethod
     def from_parameters(cls, params: Mapping[str, Any]) -> SimDriverConfig:
-        """Checked config; unknown keys are a ParameterError listing the known ones."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ParameterError(f"sim_driver: unknown parameters {unknown}; known: {sorted(known)}")
-        missing = [k for k in ("robot", "env_id") if not params.get(k)]
-        if missing:
-            raise ParameterError(f"sim_driver: missing parameters {missing}")
-        return cls(**params)
+        """Checked config; unknown keys and wrong types are a ParameterError naming the key."""
+        return checked_config(cls, params, "sim_driver", ("robot", "env_id"))
 
 
 def load_reality(path: str | Path, nominal: Mapping[str, float]) -> dict[str, float]:

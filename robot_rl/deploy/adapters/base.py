@@ -25,6 +25,7 @@ from robot_rl.deploy.msgs import (
     ns_from_stamp,
     stamp_from_ns,
 )
+from robot_rl.robots import RobotSpec
 
 ATTITUDE_TARGET = "mavros_msgs/msg/AttitudeTarget"
 FLOAT64_MULTI_ARRAY = "std_msgs/msg/Float64MultiArray"
@@ -38,6 +39,16 @@ class Rejected(ValueError):  # noqa: N818 - a rejection of an input message, not
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def state_topics(spec: RobotSpec, robot: str, expected_types: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """robot.yaml's state topics `{key: (topic, type)}`, checked to be exactly one of each `expected_types`."""
+    topics = {k: (t.name, t.type) for k, t in spec.ros.state_topics.items()}
+    types = sorted(t for _, t in topics.values())
+    if types != sorted(expected_types):
+        raise ValueError(f"{spec.path('robot.yaml')}: field 'ros.state_topics': the {robot} adapter reads one each "
+                         f"of {sorted(expected_types)}, got {types}")
+    return topics
 
 
 def finite_vector(values: Sequence[float], size: int, what: str) -> np.ndarray:

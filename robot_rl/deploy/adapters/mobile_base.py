@@ -14,6 +14,7 @@ from robot_rl.deploy.adapters.base import (
     finite_vector,
     quaternion,
     stamp_ns,
+    state_topics,
     wxyz,
     xyz,
 )
@@ -34,11 +35,7 @@ class MobileBaseAdapter:
 
     def __init__(self, spec: RobotSpec, command_type: str | None = None) -> None:
         self.spec, self.lidar = spec, spec.mobile_base.lidar
-        self.state_topics = {k: (t.name, t.type) for k, t in spec.ros.state_topics.items()}
-        types = sorted(t for _, t in self.state_topics.values())
-        if types != sorted([NAV_ODOMETRY, SENSOR_SCAN]):
-            raise ValueError(f"{spec.path('robot.yaml')}: field 'ros.state_topics': the mobile-base adapter reads "
-                             f"one {NAV_ODOMETRY} and one {SENSOR_SCAN}, got {types}")
+        self.state_topics = state_topics(spec, "mobile-base", [NAV_ODOMETRY, SENSOR_SCAN])
         self.command_topic = spec.ros.command_topic.name
         self.command_type = command_type or spec.ros.command_topic.type
         self.increment_rad = self.lidar.fov_rad / self.lidar.num_beams

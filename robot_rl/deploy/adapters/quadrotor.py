@@ -20,6 +20,7 @@ from robot_rl.deploy.adapters.base import (
     finite_vector,
     quaternion,
     stamp_ns,
+    state_topics,
     wxyz,
     xyz,
 )
@@ -39,11 +40,7 @@ class QuadrotorAdapter:
 
     def __init__(self, spec: RobotSpec, command_type: str | None = None) -> None:
         self.spec = spec
-        self.state_topics = {k: (t.name, t.type) for k, t in spec.ros.state_topics.items()}
-        types = sorted(t for _, t in self.state_topics.values())
-        if types != sorted([NAV_ODOMETRY, SENSOR_IMU]):
-            raise ValueError(f"{spec.path('robot.yaml')}: field 'ros.state_topics': the quadrotor adapter reads one "
-                             f"{NAV_ODOMETRY} and one {SENSOR_IMU}, got {types}")
+        self.state_topics = state_topics(spec, "quadrotor", [NAV_ODOMETRY, SENSOR_IMU])
         self.command_topic = spec.ros.command_topic.name
         self.command_type = command_type or spec.ros.command_topic.type
         self.thrust_max_n = float(spec.command.high[0])

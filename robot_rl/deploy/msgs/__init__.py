@@ -2,12 +2,14 @@
 
 Both transports use these classes; `MESSAGE_TYPES` is the registry keyed by ROS type name ('sensor_msgs/msg/Imu').
 Every field has a default, so `Odometry()` is a valid zero message (quaternions default to identity).
+The hot types' `serialize`/`deserialize` run through the byte-identical fast XCDR1 codecs of `fastcdr`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from robot_rl.deploy.msgs import fastcdr
 from robot_rl.deploy.msgs.diagnostic import DiagnosticArray, DiagnosticStatus, KeyValue
 from robot_rl.deploy.msgs.geometry import (
     Point,
@@ -31,6 +33,8 @@ from robot_rl.deploy.msgs.std import (
     MultiArrayLayout,
     Time,
 )
+
+fastcdr.install()
 
 _NS_PER_S = 1_000_000_000
 

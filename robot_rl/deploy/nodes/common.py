@@ -15,12 +15,15 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_origin, get_type_hints
 
 import yaml
 
 from robot_rl.deploy.network import confine_to_localhost
+
+C = TypeVar("C")
 
 NodeRun = Callable[[Any, Mapping[str, Any], threading.Event], int]
 """`run(transport, parameters, stop) -> exit code`: a node's body; returns when `stop` is set or its job is done."""
@@ -77,6 +80,30 @@ def require(params: Mapping[str, Any], key: str, kind: type | tuple[type, ...], 
     if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
         raise ParameterError(f"{node}: parameter '{key}' = {value!r} should be {getattr(kind, '__name__', kind)}")
     return value
+
+
+def checked_config(cls: type[C], params: Mapping[str, Any], node: str, required: Sequence[str]) -> C:
+    """`cls(**params)` for a node's frozen config dataclass, checked first.
+
+    Raises:
+        ParameterError: an unknown key (the known ones are listed), a `required` key missing or empty, or a value
+            whose type is not the field's (ints are accepted for float fields); the message names node and key.
+
+    """
+    hints = get_type_hints(cls)
+    known = [f.name for f in fields(cls)]
+    if unknown := sorted(set(params) - set(known)):
+        raise ParameterError(f"{node}: unknown parameters {unknown}; known: {sorted(known)}")
+    for key in required:
+        if not params.get(key):
+            raise ParameterError(f"{node}: missing parameter '{key}'")
+    for key, value in params.items():
+        expected = get_origin(hints[key]) or hints[key]
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        if not isinstance(value, expected) or (expected in (int, float) and isinstance(value, bool)):
+            raise ParameterError(f"{node}: parameter '{key}' = {value!r} should be {expected.__name__}")
+    return cls(**params)
 
 
 def parse_args(node: str, argv: Sequence[str] | None) -> argparse.Namespace:
