@@ -1,15 +1,10 @@
 """Fast XCDR1 little-endian codecs for the hot message types, byte-identical to cyclonedds' generic serializer.
 
-cyclonedds-python encodes and decodes through a per-field machine written in Python (JointState(7): ~35 µs each
-way). The functions here do the same with a handful of `struct` calls per message. Wire format (XCDR1, "plain CDR",
-as ROS 2 sends it and rosbag2 stores it):
-
-- 4-byte encapsulation header 00 01 00 00, then the payload; alignment is relative to the payload start;
-- primitives aligned to their size (float64 to 8), padding bytes zero;
-- string: uint32 length including the NUL, the UTF-8 bytes, NUL (aligned to 4);
-- sequence: uint32 count (aligned to 4), then the elements; a primitive element type aligns the first element
-  only when the sequence is not empty; fixed arrays have no count;
-- nested structs add no alignment of their own.
+cyclonedds-python encodes through a per-field machine in Python (JointState(7): ~35 µs each way); these functions
+use a few `struct` calls per message. XCDR1 ("plain CDR", as ROS 2 sends it and rosbag2 stores it): header 00 01 00 00,
+then the payload, aligned relative to its start; primitives aligned to their size (float64 to 8), zero padding;
+string = uint32 length incl. NUL (aligned to 4), UTF-8 bytes, NUL; sequence = uint32 count (aligned to 4), elements
+(primitives align the first one only if the sequence is not empty); fixed arrays have no count; structs add no padding.
 
 `install()` (called by `robot_rl.deploy.msgs`) makes each class's `serialize`/`deserialize` use these codecs for
 the arguments cyclonedds' DataWriter/DataReader pass (XCDR1, little endian, header present); every other argument
@@ -39,15 +34,7 @@ from robot_rl.deploy.msgs.geometry import (
 )
 from robot_rl.deploy.msgs.nav import Odometry
 from robot_rl.deploy.msgs.sensor import Imu, JointState, LaserScan
-from robot_rl.deploy.msgs.std import (
-    Bool,
-    Clock,
-    Float64MultiArray,
-    Header,
-    MultiArrayDimension,
-    MultiArrayLayout,
-    Time,
-)
+from robot_rl.deploy.msgs.std import Bool, Clock, Float64MultiArray, Header, MultiArrayDimension, MultiArrayLayout, Time
 
 CDR_LE_HEADER = b"\x00\x01\x00\x00"
 """Encapsulation header of XCDR1 little-endian data (the only one the fast decoders accept)."""
@@ -126,10 +113,6 @@ def _array(values: list[float], length: int) -> list[float]:
     return values
 
 
-def _done(out: list[bytes]) -> bytes:
-    return CDR_LE_HEADER + b"".join(out)
-
-
 def encode_bool(msg: Bool) -> bytes:
     """std_msgs/Bool as XCDR1 little-endian bytes with header."""
     return CDR_LE_HEADER + _BOOL.pack(msg.data)
@@ -174,7 +157,7 @@ def encode_float64_multi_array(msg: Float64MultiArray) -> bytes:
     pad = -n % 4
     out += (_ZEROS[:pad], _U32.pack(msg.layout.data_offset))
     _put_seq(out, n + pad + 4, "d", msg.data)
-    return _done(out)
+    return CDR_LE_HEADER + b"".join(out)
 
 
 def encode_joint_state(msg: JointState) -> bytes:
@@ -185,7 +168,7 @@ def encode_joint_state(msg: JointState) -> bytes:
     n = _put_seq(out, n, "d", msg.position)
     n = _put_seq(out, n, "d", msg.velocity)
     _put_seq(out, n, "d", msg.effort)
-    return _done(out)
+    return CDR_LE_HEADER + b"".join(out)
 
 
 def encode_odometry(msg: Odometry) -> bytes:
@@ -198,7 +181,7 @@ def encode_odometry(msg: Odometry) -> bytes:
         *_twist_values(twist.twist), *_array(twist.covariance, 36),
     )  # fmt: skip
     _put_f64_block(out, n, _ODOM_TAIL, values)
-    return _done(out)
+    return CDR_LE_HEADER + b"".join(out)
 
 
 def encode_imu(msg: Imu) -> bytes:
@@ -212,7 +195,7 @@ def encode_imu(msg: Imu) -> bytes:
         a.x, a.y, a.z, *_array(msg.linear_acceleration_covariance, 9),
     )  # fmt: skip
     _put_f64_block(out, n, _IMU_TAIL, values)
-    return _done(out)
+    return CDR_LE_HEADER + b"".join(out)
 
 
 def encode_laser_scan(msg: LaserScan) -> bytes:
@@ -224,7 +207,7 @@ def encode_laser_scan(msg: LaserScan) -> bytes:
     out += (_ZEROS[:pad], _SCAN_LIMITS.pack(*limits, msg.range_min, msg.range_max))
     n = _put_seq(out, n + pad + _SCAN_LIMITS.size, "f", msg.ranges)
     _put_seq(out, n, "f", msg.intensities)
-    return _done(out)
+    return CDR_LE_HEADER + b"".join(out)
 
 
 # ------------------------------------------- decoding: `data` includes the 4-byte header, `n` is the payload offset
@@ -390,7 +373,6 @@ def _fast_serialize(cls: type, encode: Callable[[Any], bytes]) -> Callable[..., 
                 pass  # the generic path raises its own error (or encodes what it accepts and we do not)
         return generic(self, buffer, endianness, use_version_2)
 
-    serialize.__doc__ = generic.__doc__
     return serialize
 
 

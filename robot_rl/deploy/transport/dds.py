@@ -7,6 +7,9 @@ What makes a plain DDS entity interoperate with rmw_cyclonedds_cpp nodes:
 - XCDR1 ("CDR v0") data representation on writers and readers, as rmw_cyclonedds offers and requests;
 - KEEP_LAST history, best effort or reliable, volatile or transient local, from `QoS`.
 
+Writers and readers encode and decode through the message classes' `serialize`/`deserialize`, which for the hot
+types (JointState, Float64MultiArray, Odometry, ...) are the byte-identical fast codecs of `msgs.fastcdr`.
+
 One DomainParticipant per node, on domain `ROS_DOMAIN_ID` (default 0). `spin_once` waits on one WaitSet holding a
 ReadCondition per reader and runs the callbacks in the calling thread. With parameter `use_sim_time` true the node's
 clock is the last `/clock` message (subscribed best effort, depth 1, like rclpy's TimeSource; 0 before the first).
