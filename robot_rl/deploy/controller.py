@@ -99,8 +99,10 @@ class Controller:
         self.consecutive: Counter[str] = Counter()
         self.interventions: Counter[str] = Counter()
         self.ticks = 0
-        self.events_pending, self.answered = False, False
-        """A goal, enable or reset arrived since the last tick (the loop then ticks at once)."""
+        self.events_pending = False
+        """A goal, enable or reset arrived since the last tick (see `urgent`)."""
+        self.answered = False
+        """The last tick published a command (it was not idle)."""
         self._wire()
 
     def _wire(self) -> None:
