@@ -6,6 +6,7 @@ the variables are set here explicitly as well so the rule is visible where the t
 
 import itertools
 import os
+import signal
 
 import pytest
 
@@ -15,6 +16,10 @@ _CYCLONEDDS_CONFIG = confine_to_localhost()
 os.environ["CYCLONEDDS_URI"] = f"file://{_CYCLONEDDS_CONFIG}"
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ["ROS_LOCALHOST_ONLY"] = "1"
+
+# Tests send SIGINT as Ctrl-C would. A shell that starts the suite in the background leaves SIGINT ignored, and an
+# ignored signal stays ignored in every child process: restore Python's default handler (children then get SIG_DFL).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 _DOMAIN_COUNTER = itertools.count()
