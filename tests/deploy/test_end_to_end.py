@@ -96,6 +96,14 @@ def test_the_simulated_robot_runs_on_pybullet_too(tmp_path: Path, ros_domain_id:
     assert summary["episodes"] == 4 and summary["success_rate"] >= 0.75, summary
 
 
+def test_real_time_on_wall_clock_without_lockstep(tmp_path: Path, ros_domain_id: str) -> None:
+    """Simulated robot stepping in real time, both nodes on the wall clock: the controller's loop keeps up."""
+    wall = ("--set", "sim_driver.realtime_factor=1.0", "--set", "sim_driver.use_sim_time=false",
+            "--set", "controller.use_sim_time=false")
+    _, summary, _ = launch("arm", tmp_path, 3, *wall)
+    assert summary["episodes"] == 3 and summary["success_rate"] >= 2 / 3, summary
+
+
 def test_quadrotor_commanded_through_mavros_attitude_target(tmp_path: Path, ros_domain_id: str) -> None:
     mavros = "mavros_msgs/msg/AttitudeTarget"
     _, summary, _ = launch("quadrotor", tmp_path, 2, "--set", f"controller.command_type={mavros}",
