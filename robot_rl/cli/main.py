@@ -159,6 +159,41 @@ def _cmd_bag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_topic(args: argparse.Namespace) -> int:
+    from robot_rl.deploy import topic_tools
+    from robot_rl.deploy.transport import make_transport
+
+    transport = make_transport(args.middleware, "robot_rl_topic")
+    try:
+        if args.action == "pub":
+            msg = topic_tools.publish(transport, args.topic, args.type, args.values, args.times, args.rate,
+                                      args.latched)
+            print(f"published {args.times} x {args.type} on {args.topic}: {msg}")
+            return 0
+        n = topic_tools.echo(transport, args.topic, args.type, args.count, args.best_effort, timeout_s=args.timeout)
+        return 0 if n or not args.count else 1
+    finally:
+        transport.shutdown()
+
+
+def _add_topic_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("topic", help="publish or print ROS 2 messages without ROS 2 (like `ros2 topic pub|echo`)")
+    p.add_argument("action", choices=["pub", "echo"])
+    p.add_argument("topic", help="ROS topic, e.g. /robot_rl/enable")
+    p.add_argument("type", help="message type, e.g. std_msgs/msg/Bool")
+    p.add_argument("values", nargs="?", default="", help="pub: the message as YAML, e.g. \"{data: true}\"")
+    p.add_argument("--times", type=int, default=3, help="pub: how many times (default 3)")
+    p.add_argument("--rate", type=float, default=5.0, help="pub: Hz between repeats (default 5)")
+    p.add_argument("--latched", action="store_true", help="pub: transient local (late subscribers get it)")
+    p.add_argument("--count", type=int, default=0, help="echo: stop after N messages (default: until Ctrl-C)")
+    p.add_argument("--timeout", type=float, default=None, help="echo: stop after S seconds")
+    p.add_argument("--best-effort", action="store_true", help="echo: best-effort subscription (sensor topics)")
+    p.add_argument("--middleware", choices=["auto", "dds", "rclpy"], default="dds")
+    p.add_argument("--network", choices=["localhost", "system"], default="localhost",
+                   help="localhost (default): DDS on loopback only; system: the operator's DDS configuration")
+    p.set_defaults(func=_cmd_topic)
+
+
 def _add_launch_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("launch", help="start a robot's nodes (sim driver, controller, recorder) without ROS 2 launch")
     p.add_argument("params_file", help="ROS 2 parameter YAML with one section per node (launch/<robot>.yaml)")
@@ -209,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_command(sub)
     _add_policy_commands(sub)
     _add_launch_command(sub)
+    _add_topic_command(sub)
     p = sub.add_parser("bag", help="summarize a rosbag2 MCAP bag (like `ros2 bag info`); --recover repairs a bag "
                        "left by a killed recorder")
     p.add_argument("bag_dir", help="bag directory (holds metadata.yaml)")
