@@ -5,7 +5,9 @@ What makes a plain DDS entity interoperate with rmw_cyclonedds_cpp nodes:
 - topic `rt/<ros name without leading slash>` ('/odom' -> 'rt/odom');
 - type name `<pkg>::msg::dds_::<Msg>_` (the `typename` of every `robot_rl.deploy.msgs` class);
 - XCDR1 ("CDR v0") data representation on writers and readers, as rmw_cyclonedds offers and requests;
-- KEEP_LAST history, best effort or reliable, volatile or transient local, from `QoS`.
+- KEEP_LAST history, best effort or reliable, volatile or transient local, from `QoS`;
+- for the ROS graph (`ros2 node list`, rclpy's per-node endpoint queries, type hashes): the node announcement on
+  `ros_discovery_info` and the USER_DATA strings of `ros_graph`.
 
 Writers and readers encode and decode through the message classes' `serialize`/`deserialize`, which for the hot
 types (JointState, Float64MultiArray, Odometry, ...) are the byte-identical fast codecs of `msgs.fastcdr`.
@@ -35,6 +37,7 @@ from cyclonedds.util import duration
 
 from robot_rl.deploy.msgs import Clock, ns_from_stamp, ros_type_name
 from robot_rl.deploy.transport.base import QoS
+from robot_rl.deploy.transport.ros_graph import PARTICIPANT_USER_DATA, GraphAnnouncer, endpoint_user_data
 
 CDR_LE_HEADER = b"\x00\x01\x00\x00"
 """Encapsulation header of plain (XCDR1) little-endian CDR: what ROS 2 puts on the wire and in rosbag2 files."""
@@ -54,16 +57,23 @@ def dds_topic_name(topic: str) -> str:
     return f"rt/{name}"
 
 
-def dds_qos(qos: QoS) -> Qos:
-    """CycloneDDS QoS for reader or writer equivalent to the ROS 2 profile `qos`, with XCDR1 representation."""
-    return Qos(
+def dds_qos(qos: QoS, msg_type: type | None = None) -> Qos:
+    """CycloneDDS QoS for reader or writer equivalent to the ROS 2 profile `qos`, with XCDR1 representation.
+
+    With `msg_type`, USER_DATA carries its ROS type hash (`typehash=RIHS01_...;`) as rmw puts it on every endpoint.
+    """
+    policies = [
         Policy.Reliability.Reliable(max_blocking_time=_RELIABLE_MAX_BLOCKING)
         if qos.reliable
         else Policy.Reliability.BestEffort,
         Policy.History.KeepLast(depth=qos.depth),
         Policy.Durability.TransientLocal if qos.transient_local else Policy.Durability.Volatile,
         Policy.DataRepresentation(use_cdrv0_representation=True),
-    )
+    ]
+    user_data = None if msg_type is None else endpoint_user_data(msg_type)
+    if user_data is not None:
+        policies.append(user_data)
+    return Qos(*policies)
 
 
 class DdsPublisher:
@@ -112,7 +122,7 @@ class DdsTransport:
         """Join the DDS domain `ROS_DOMAIN_ID` (default 0) as node `node_name`.
 
         Args:
-            node_name: the ROS node name (used in log messages and `repr`).
+            node_name: the ROS node name, announced in the ROS graph (namespace "/") and used in `repr`.
             parameters: the node's parameters, nested as in the parameter YAML; `use_sim_time: true` makes
                 `now_ns` follow `/clock`.
 
@@ -120,7 +130,8 @@ class DdsTransport:
         self.node_name = node_name
         self._parameters: dict[str, Any] = dict(parameters or {})
         self.domain_id = int(os.environ.get("ROS_DOMAIN_ID") or 0)
-        self._participant = DomainParticipant(self.domain_id)
+        self._participant = DomainParticipant(self.domain_id, qos=Qos(PARTICIPANT_USER_DATA))
+        self._graph = GraphAnnouncer(self._participant, node_name)
         self._waitset = WaitSet(self._participant)
         # An empty WaitSet returns at once instead of timing out; a never-triggered guard makes it wait.
         self._idle_guard = GuardCondition(self._participant)
@@ -149,13 +160,15 @@ class DdsTransport:
 
     def create_publisher(self, topic: str, msg_type: type, qos: QoS) -> DdsPublisher:
         """A publisher of `msg_type` on ROS topic `topic` (e.g. '/odom')."""
-        writer = DataWriter(self._participant, self._topic(topic, msg_type), qos=dds_qos(qos))
+        writer = DataWriter(self._participant, self._topic(topic, msg_type), qos=dds_qos(qos, msg_type))
         self._writers.append(writer)
+        self._graph.add_writer(writer)
         return DdsPublisher(writer, topic)
 
     def create_subscription(self, topic: str, msg_type: type, callback: Callable[[Any], None], qos: QoS) -> None:
         """Call `callback(msg)` from `spin_once` for each message received on ROS topic `topic`."""
-        reader = DataReader(self._participant, self._topic(topic, msg_type), qos=dds_qos(qos))
+        reader = DataReader(self._participant, self._topic(topic, msg_type), qos=dds_qos(qos, msg_type))
+        self._graph.add_reader(reader)
         subscription = _Subscription(reader, callback)
         self._waitset.attach(subscription.condition)
         if callback == self._on_clock:
@@ -195,10 +208,11 @@ class DdsTransport:
         if self._closed:
             return
         self._closed = True
+        self._graph.withdraw()
         entities: list[Any] = [self._waitset, self._idle_guard]
         for subscription in self._subscriptions:
             entities += [subscription.condition, subscription.reader]
-        entities += [*self._writers, *self._topics.values(), self._participant]
+        entities += [*self._writers, *self._graph.entities(), *self._topics.values(), self._participant]
         for entity in entities:
             entity.__del__()  # dds_delete now, and unregister so the later GC finalizer is a no-op
         self._subscriptions.clear()
