@@ -33,7 +33,7 @@ from robot_rl.deploy.msgs import Clock, DiagnosticArray, Pose, message_type, sta
 from robot_rl.deploy.nodes.common import ParameterError, checked_config
 from robot_rl.deploy.transport import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, Transport
 from robot_rl.envs import BatchedRobotEnv, entry
-from robot_rl.robots import read_yaml
+from robot_rl.robots import RobotSpecError, read_yaml
 
 SIM_START_NS = 1_000_000_000  # simulated time starts at 1 s: a zero stamp means "not set" in ROS
 
@@ -74,7 +74,10 @@ class SimDriverConfig:
 
 def load_reality(path: str | Path, nominal: Mapping[str, float]) -> dict[str, float]:
     """Hidden physics parameters from a YAML mapping; names must be the plant's parameters (see robot.yaml)."""
-    data = read_yaml(Path(path))
+    try:
+        data = read_yaml(Path(path))
+    except RobotSpecError as e:
+        raise ParameterError(f"sim_driver: parameter 'reality_file': {e}") from None
     unknown = sorted(set(data) - set(nominal))
     if unknown:
         raise ParameterError(f"{path}: unknown parameters {unknown}; known: {sorted(nominal)}")
@@ -82,6 +85,8 @@ def load_reality(path: str | Path, nominal: Mapping[str, float]) -> dict[str, fl
     for key, value in data.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
             raise ParameterError(f"{path}: field '{key}' = {value!r} is not a finite number")
+        if key == "action_latency_steps" and (value < 0 or value != int(value)):
+            raise ParameterError(f"{path}: field '{key}' = {value!r} must be a whole number of control steps >= 0")
         out[key] = float(value)
     return out
 
@@ -91,13 +96,12 @@ class SimDriver:
 
     def __init__(self, transport: Transport, config: SimDriverConfig) -> None:
         self.transport, self.config = transport, config
-        self.env = BatchedRobotEnv(entry(config.env_id), 1, config.backend, randomize=not config.reality_file)
+        self.env = BatchedRobotEnv(entry(config.env_id), 1, config.backend, randomize=True)
         if self.env.spec.name != config.robot:
             raise ParameterError(f"sim_driver: env_id {config.env_id} is for robot '{self.env.spec.name}', "
                                  f"not '{config.robot}'")
         if config.reality_file:
-            for key, value in load_reality(config.reality_file, self.env.nominal).items():
-                self.env.params[key][:] = value
+            self.env.fix_parameters(load_reality(config.reality_file, self.env.nominal))
         self.env.seed(config.reality_seed)
         self.adapter = adapter_for(self.env.spec, config.command_type or None)
         self.dt_ns = round(self.env.control_dt_s * 1e9)

@@ -102,6 +102,22 @@ class BatchedRobotEnv:
             table.append((self.task.observation_spec.slice(name), std))
         return table
 
+    def fix_parameters(self, values: Mapping[str, float]) -> None:
+        """Stop randomizing: every env gets `values` (by parameter name; the others nominal) from the next reset.
+
+        Raises:
+            KeyError: a name that is not one of the plant's parameters (the known ones are listed).
+
+        """
+        unknown = sorted(set(values) - set(self.nominal))
+        if unknown:
+            raise KeyError(f"unknown physical parameters {unknown}; known: {sorted(self.nominal)}")
+        self.ranges = None
+        for key, nominal in self.nominal.items():
+            self.params[key][:] = values.get(key, nominal)
+        max_latency = int(self.params["action_latency_steps"].max())
+        self._queue = np.zeros((self.num_envs, max_latency + 1, len(self.action_low)))
+
     def seed(self, seed: int | None) -> None:
         """Re-seed the generator that draws parameters, starts, noise and disturbances."""
         self.rng = np.random.default_rng(seed)

@@ -104,6 +104,15 @@ def test_real_time_on_wall_clock_without_lockstep(tmp_path: Path, ros_domain_id:
     assert summary["episodes"] == 3 and summary["success_rate"] >= 2 / 3, summary
 
 
+def test_hidden_reality_from_a_parameter_file(tmp_path: Path, ros_domain_id: str) -> None:
+    """Heavier links, a payload, more damping and one step of actuation delay, fixed by a file."""
+    reality = tmp_path / "reality.yaml"
+    reality.write_text("link_mass_scale: 1.1\npayload_mass_kg: 0.4\njoint_damping_scale: 1.8\n"
+                       "action_latency_steps: 1\n")
+    _, summary, _ = launch("arm", tmp_path, 3, "--set", f"sim_driver.reality_file={reality}")
+    assert summary["episodes"] == 3 and summary["success_rate"] >= 2 / 3, summary
+
+
 def test_quadrotor_commanded_through_mavros_attitude_target(tmp_path: Path, ros_domain_id: str) -> None:
     mavros = "mavros_msgs/msg/AttitudeTarget"
     _, summary, _ = launch("quadrotor", tmp_path, 2, "--set", f"controller.command_type={mavros}",

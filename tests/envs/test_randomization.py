@@ -51,3 +51,17 @@ def test_recentre_on_calibration():
     assert (lat.low, lat.high) == (0.0, 2.0)
     with pytest.raises(KeyError, match="nope"):
         recentre_ranges(ranges, {"nope": (1.0, 0.1)}, 3.0)
+
+
+def test_fixed_parameters_replace_randomization_including_latency():
+    from robot_rl.envs import BatchedRobotEnv, entry
+
+    env = BatchedRobotEnv(entry("robot_rl/ArmReach-v0"), 2, "mujoco", randomize=True)
+    env.fix_parameters({"link_mass_scale": 1.1, "action_latency_steps": 1})
+    env.seed(0)
+    env.reset()
+    assert env.ranges is None and (env.params["link_mass_scale"] == 1.1).all()
+    _, _, _, _, info = env.step(env.last_action + 0.01)
+    # latency 1: the command executed now is the one applied a step ago (the start pose), not the new one
+    assert (info["executed_action"] != info["applied_action"]).any()
+    env.close()
