@@ -29,7 +29,7 @@ from robot_rl.deploy.nodes.common import checked_config
 from robot_rl.deploy.transport import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, Transport
 from robot_rl.policy import OnnxPolicy, PolicyError
 from robot_rl.robots import load_robot
-from robot_rl.safety import SafetyFilter
+from robot_rl.safety import SafetyFilter, estop_latch
 
 IDLE, ACTIVE, SAFE_STOP = "idle", "active", "safe-stop"
 
@@ -164,12 +164,12 @@ class Controller:
     def on_estop(self, msg: Bool) -> None:
         """E-stop input; true latches until an explicit reset."""
         self.estop_input = bool(msg.data)
-        self.estop_latched |= self.estop_input
+        self.estop_latched = bool(estop_latch(self.estop_latched, self.estop_input, False))
 
     def on_reset(self, msg: Bool) -> None:
         """Clear the latched e-stop and safe-stop (only while the e-stop input is released)."""
         if msg.data and not self.estop_input:
-            self.estop_latched = False
+            self.estop_latched = bool(estop_latch(self.estop_latched, self.estop_input, True))
             self.consecutive.clear()
             if self.mode == SAFE_STOP:
                 self.mode, self.events_pending = IDLE, True
@@ -203,26 +203,26 @@ class Controller:
         self.events_pending = False
         self._update_mode()
         if len(self.inputs) < len(self.adapter.state_topics):
-            return  # nothing to act on yet (not even a fallback needs no state)
+            return  # nothing to act on yet: even the fallback needs the robot's state
+        self.ticks += 1
+        self.used_stamps = {k: stamp for k, (stamp, _) in self.inputs.items()}
+        self.answered = self.mode != IDLE
+        if not self.answered:
+            return  # idle: the robot's own controller holds; nothing to compute or publish
         now = self.transport.now_ns()
         q = {k: v for _, values in self.inputs.values() for k, v in values.items()}
-        self.used_stamps = {k: stamp for k, (stamp, _) in self.inputs.items()}
         if self.last_action is None:
             self.last_action = self.adapter.hold_command(q)
         goal = self.goal if self.goal is not None else np.full(self.adapter.goal_size, np.nan)
         obs = self.adapter.observation(q, goal, self.last_action)
         finite = bool(np.isfinite(obs).all())
         proposed = self.policy.act(obs[0]).astype(np.float64) if finite and self.mode == ACTIVE else \
-            np.full(len(self.last_action), np.nan)
+            np.full(len(self.last_action), np.nan)  # safe-stop: the filter's fallback
         state = self.adapter.safety_state(q) | {
             "inputs_finite": np.array([finite]),
             "input_age_s": np.array([(now - min(self.used_stamps.values())) / 1e9]),
             "estop": np.array([self.mode == SAFE_STOP]), "last_applied": self.last_action[None]}
         applied, events = self.safety.certify(state, proposed[None])
-        self.ticks += 1
-        self.answered = self.mode != IDLE
-        if not self.answered:
-            return
         self._publish(proposed, applied[0], events, now)
         self.last_action = applied[0]
 

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from robot_rl.robots.kinematics import forward_kinematics
-from robot_rl.safety.guards import GUARD_EVENTS, guard_events, rows_all, rows_any, run_with_fallback
+from robot_rl.safety.guards import GUARD_EVENTS, guard_events, run_with_fallback
 from robot_rl.safety.limits import ArmLimits
 
 LIMIT_EVENTS = ("position_limit", "velocity_limit", "acceleration_limit", "workspace")
@@ -41,7 +41,7 @@ BISECTION_STEPS = 16
 
 def in_workspace(limits: ArmLimits, ee_pos_m: np.ndarray) -> np.ndarray:
     """End-effector positions `[N, 3]` m inside the workspace box (bounds included) -> `[N]` bool."""
-    return rows_all((ee_pos_m >= limits.rows["workspace_low_m"]) & (ee_pos_m <= limits.rows["workspace_high_m"]))
+    return ((ee_pos_m >= limits.workspace_low_m) & (ee_pos_m <= limits.workspace_high_m)).all(axis=1)
 
 
 def hold_position(limits: ArmLimits, state: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -61,10 +61,9 @@ def fallback_arm(limits: ArmLimits, state: Mapping[str, np.ndarray]) -> np.ndarr
 
 def velocity_bounds(limits: ArmLimits, joint_vel_rad_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Allowed implied velocity `[lo, hi]` `[N, 7]` rad/s: within vmax, speeding up by at most `amax * dt`."""
-    rows = limits.rows
-    adt = rows["accel_step_rad_s"]
-    lo = np.maximum(np.minimum(joint_vel_rad_s - adt, 0.0), rows["velocity_min_rad_s"])
-    hi = np.minimum(np.maximum(joint_vel_rad_s + adt, 0.0), rows["velocity_max_rad_s"])
+    adt = limits.accel_step_rad_s
+    lo = np.maximum(np.minimum(joint_vel_rad_s - adt, 0.0), limits.velocity_min_rad_s)
+    hi = np.minimum(np.maximum(joint_vel_rad_s + adt, 0.0), limits.velocity_max_rad_s)
     return lo, hi
 
 
@@ -77,11 +76,12 @@ def _limit_motion(
     lo, hi = velocity_bounds(limits, state["joint_vel_rad_s"])
     outside = (v < lo) | (v > hi)
     if not np.count_nonzero(outside):
-        return target, np.zeros(len(target), dtype=bool), np.zeros(len(target), dtype=bool)
-    over_v = np.abs(v) > limits.rows["velocity_max_rad_s"]
+        none = np.zeros(len(target), dtype=bool)
+        return target, none, none
+    over_v = np.abs(v) > limits.velocity_max_rad_s
     moved = ref + np.clip(v, lo, hi) * dt
-    target = np.clip(np.where(outside, moved, target), limits.rows["target_min_rad"], limits.rows["target_max_rad"])
-    return target, rows_any(over_v), rows_any(outside & ~over_v)
+    target = np.clip(np.where(outside, moved, target), limits.target_min_rad, limits.target_max_rad)
+    return target, over_v.any(axis=1), (outside & ~over_v).any(axis=1)
 
 
 def _bisect(limits: ArmLimits, anchor: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -99,7 +99,7 @@ def _limit_workspace(limits: ArmLimits, state: Mapping[str, np.ndarray], target:
     """Step 3 on rows whose `FK(target)` is outside the box: pull back toward an inside anchor, else hold."""
     ref = state["last_applied"]
     hold = hold_position(limits, state)
-    ref_ok = rows_all((ref >= limits.target_min_rad) & (ref <= limits.target_max_rad))
+    ref_ok = ((ref >= limits.target_min_rad) & (ref <= limits.target_max_rad)).all(axis=1)
     ref_ok &= in_workspace(limits, forward_kinematics(limits.chain, ref))
     hold_ok = in_workspace(limits, forward_kinematics(limits.chain, hold))
     anchor = np.where(ref_ok[:, None], ref, hold)
@@ -114,10 +114,11 @@ def arm_rules(
     limits: ArmLimits, state: Mapping[str, np.ndarray], proposed: np.ndarray
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Steps 1-3 (module docstring) on finite, fresh rows: applied `[N, 7]` rad and the limit events `[N]` bool."""
-    target = np.minimum(np.maximum(proposed, limits.rows["target_min_rad"]), limits.rows["target_max_rad"])
-    position = rows_any(target != proposed)
+    target = np.minimum(np.maximum(proposed, limits.target_min_rad), limits.target_max_rad)
+    position = np.logical_or.reduce(target != proposed, axis=1)
     target, velocity, acceleration = _limit_motion(limits, state, target)
-    workspace = ~in_workspace(limits, forward_kinematics(limits.chain, target))
+    ee = forward_kinematics(limits.chain, target)
+    workspace = ~np.logical_and.reduce((ee >= limits.workspace_low_m) & (ee <= limits.workspace_high_m), axis=1)
     if np.count_nonzero(workspace):
         target = target.copy()
         target[workspace] = _limit_workspace(limits, {k: v[workspace] for k, v in state.items()}, target[workspace])
@@ -142,5 +143,5 @@ def certify_arm(
 
     """
     proposed = np.asarray(proposed, dtype=np.float64)
-    guards = guard_events(state, proposed, INPUT_KEYS, limits.stale_after_s)
+    guards = guard_events(state, proposed, INPUT_KEYS, limits.watchdog_periods * limits.control_dt_s)
     return run_with_fallback(limits, state, proposed, guards, arm_rules, fallback_arm, LIMIT_EVENTS)

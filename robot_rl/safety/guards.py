@@ -59,20 +59,6 @@ def estop_latch(latched: np.ndarray, estop_msg: np.ndarray, reset: np.ndarray) -
     return estop_msg | (latched & ~reset)
 
 
-def rows_any(mask: np.ndarray) -> np.ndarray:
-    """`[N]` bool: the rows of `mask` `[N, k]` with any True (the row reduction is skipped when none is)."""
-    if np.count_nonzero(mask):
-        return np.logical_or.reduce(mask, axis=1)
-    return np.zeros(len(mask), dtype=bool)
-
-
-def rows_all(mask: np.ndarray) -> np.ndarray:
-    """`[N]` bool: the rows of `mask` `[N, k]` that are all True (the row reduction is skipped when all are)."""
-    if np.count_nonzero(mask) == mask.size:
-        return np.ones(len(mask), dtype=bool)
-    return np.logical_and.reduce(mask, axis=1)
-
-
 def guard_events(
     state: Mapping[str, np.ndarray],
     proposed: np.ndarray,
@@ -95,10 +81,10 @@ def guard_events(
 
     """
     inputs = np.concatenate([state[k] for k in input_keys], axis=1) if len(input_keys) > 1 else state[input_keys[0]]
-    bad_input = ~(rows_all(np.isfinite(inputs)) & state["inputs_finite"])
+    bad_input = ~(np.logical_and.reduce(np.isfinite(inputs), axis=1) & state["inputs_finite"])
     if invalid_input is not None:
-        bad_input |= invalid_input
-    bad_action = ~rows_all(np.isfinite(proposed))
+        bad_input = bad_input | invalid_input
+    bad_action = ~np.logical_and.reduce(np.isfinite(proposed), axis=1)
     stale = ~(np.asarray(state["input_age_s"]) <= stale_after_s)
     estop = np.asarray(state["estop"], dtype=bool)
     return {
@@ -151,7 +137,7 @@ def run_with_fallback(
             applied[ok] = sub_applied
             for name, rows in sub_limit.items():
                 limit[name][ok] = rows
-    clipped = limit[limit_events[0]] | limit[limit_events[1]]  # every robot has two or more limit events
-    for name in limit_events[2:]:
-        clipped |= limit[name]
+    clipped = np.zeros(len(fb), dtype=bool)
+    for rows in limit.values():
+        clipped = clipped | rows
     return applied, {**guards, "clipped": clipped, **limit}

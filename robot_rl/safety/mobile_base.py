@@ -26,7 +26,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from robot_rl.safety.guards import GUARD_EVENTS, guard_events, rows_all, rows_any, run_with_fallback
+from robot_rl.safety.guards import GUARD_EVENTS, guard_events, run_with_fallback
 from robot_rl.safety.limits import MobileBaseLimits
 
 LIMIT_EVENTS = ("velocity_limit", "acceleration_limit", "obstacle")
@@ -41,9 +41,8 @@ def fallback_mobile_base(limits: MobileBaseLimits, state: Mapping[str, np.ndarra
 
 def twist_bounds(limits: MobileBaseLimits, last_applied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Allowed command `[lo, hi]` `[N, 2]` from the velocity limits and the acceleration limits (step 1)."""
-    rows = limits.rows
-    lo = np.maximum(np.minimum(last_applied - rows["command_step"], 0.0), rows["command_low"])
-    hi = np.minimum(np.maximum(last_applied + rows["command_step"], 0.0), rows["command_high"])
+    lo = np.maximum(np.minimum(last_applied - limits.command_step, 0.0), limits.command_low)
+    hi = np.minimum(np.maximum(last_applied + limits.command_step, 0.0), limits.command_high)
     return lo, hi
 
 
@@ -54,10 +53,11 @@ def clearances(limits: MobileBaseLimits, ranges_m: np.ndarray) -> tuple[np.ndarr
     y^2)` for points in the lane `|y| < R_s`, inf outside it.
     """
     r = np.minimum(ranges_m, 1e6)  # +inf: no return
-    y = r * limits.rows["beam_sin"]
+    y = r * limits.beam_sin
     room = limits.lane_radius2_m2 - y * y  # > 0 inside the lane
-    travel = np.where(room > 0, r * limits.rows["beam_abs_cos"] - np.sqrt(np.maximum(room, 0.0)), np.inf)
-    ahead, behind = np.minimum.reduce(travel + limits.side_penalty, axis=2)  # [2, N]: beams ahead, beams behind
+    travel = np.where(room > 0, r * limits.beam_abs_cos - np.sqrt(np.maximum(room, 0.0)), np.inf)
+    ahead = np.minimum.reduce(travel + limits.rear_penalty, axis=1)
+    behind = np.minimum.reduce(travel + limits.front_penalty, axis=1)
     return ahead, behind
 
 
@@ -68,15 +68,16 @@ def mobile_base_rules(
     lo, hi = twist_bounds(limits, state["last_applied"])
     command = np.minimum(np.maximum(proposed, lo), hi)
     moved = command != proposed
-    over = (proposed < limits.rows["command_low"]) | (proposed > limits.rows["command_high"])
+    over = (proposed < limits.command_low) | (proposed > limits.command_high)
     ahead, behind = clearances(limits, state["lidar_ranges_m"])
-    two_b = limits.two_brake_decel_m_s2
+    two_b = 2 * limits.brake_decel_m_s2
     v = command[:, 0]
     v_barrier = np.minimum(np.maximum(v, -np.sqrt(two_b * np.maximum(behind, 0.0))),
                            np.sqrt(two_b * np.maximum(ahead, 0.0)))
     obstacle = v_barrier != v
     command[:, 0] = v_barrier
-    events = {"velocity_limit": rows_any(over), "acceleration_limit": rows_any(moved & ~over), "obstacle": obstacle}
+    events = {"velocity_limit": np.logical_or.reduce(over, axis=1),
+              "acceleration_limit": np.logical_or.reduce(moved & ~over, axis=1), "obstacle": obstacle}
     return command, events
 
 
@@ -96,6 +97,6 @@ def certify_mobile_base(
 
     """
     proposed = np.asarray(proposed, dtype=np.float64)
-    bad_scan = ~rows_all(np.asarray(state["lidar_ranges_m"]) >= 0)  # NaN or negative
-    guards = guard_events(state, proposed, INPUT_KEYS, limits.stale_after_s, bad_scan)
+    bad_scan = ~np.logical_and.reduce(np.asarray(state["lidar_ranges_m"]) >= 0, axis=1)  # NaN or negative
+    guards = guard_events(state, proposed, INPUT_KEYS, limits.watchdog_periods * limits.control_dt_s, bad_scan)
     return run_with_fallback(limits, state, proposed, guards, mobile_base_rules, fallback_mobile_base, LIMIT_EVENTS)

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from robot_rl.safety.guards import GUARD_EVENTS, guard_events, rows_any, run_with_fallback
+from robot_rl.safety.guards import GUARD_EVENTS, guard_events, run_with_fallback
 from robot_rl.safety.limits import GRAVITY_M_S2, QuadrotorLimits
 
 LIMIT_EVENTS = ("thrust_limit", "rate_limit", "geofence", "tilt")
@@ -67,7 +67,6 @@ _FORMS = _rotation_forms()
 _UP = np.array([0.0, 0.0, 1.0])
 _LEVEL = np.array([1.0, 0.0, 0.0, 0.0])
 _GRAVITY = GRAVITY_M_S2 * _UP
-_UP_ROW, _GRAVITY_ROW = _UP[None], _GRAVITY[None]  # [1, 3]: same-shape operands at N = 1 (see limits._row)
 _TILT_STEP = np.array([[0.0, -0.5 * REACTION_TIME_S, 0.0], [0.5 * REACTION_TIME_S, 0.0, 0.0]])  # (w_x, w_y) ->
 # (t/2) (w_y, -w_x, 0): the body z axis turned by the proposed rates for half the reaction time
 
@@ -123,9 +122,9 @@ def predict(
     so `a = (thrust / m) z_mid - g e_z`, `p' = p + v t + a t^2 / 2`, `v' = v + a t` (drag and wind ignored).
     """
     t = REACTION_TIME_S
-    b = command[:, 1:3] @ _TILT_STEP + _UP_ROW  # z_mid in the body frame, |b| >= 1
+    b = command[:, 1:3] @ _TILT_STEP + _UP  # z_mid in the body frame, |b| >= 1
     scale = command[:, :1] / (limits.mass_kg * np.sqrt(np.add.reduce(b * b, axis=1, keepdims=True)))
-    accel = (rot @ (b * scale)[:, :, None])[:, :, 0] - _GRAVITY_ROW
+    accel = (rot @ (b * scale)[:, :, None])[:, :, 0] - _GRAVITY
     v = state["linear_velocity_m_s"]
     return state["position_m"] + v * t + (0.5 * t * t) * accel, v + accel * t
 
@@ -144,10 +143,9 @@ def geofence_violations(
         `[N, 3]` bool per axis for the lower faces and for the upper faces.
 
     """
-    two_a, rows = limits.two_brake_accel_m_s2, limits.rows
-    v_abs_v = velocity_m_s * np.abs(velocity_m_s)
-    low = v_abs_v < -two_a * (position_m - rows["geofence_low_m"])  # v_n = -v
-    high = v_abs_v > two_a * (rows["geofence_high_m"] - position_m)
+    two_a = 2 * limits.brake_accel_m_s2
+    low = velocity_m_s * np.abs(velocity_m_s) < -two_a * (position_m - limits.geofence_low_m)  # v_n = -v
+    high = velocity_m_s * np.abs(velocity_m_s) > two_a * (limits.geofence_high_m - position_m)
     return low, high
 
 
@@ -172,7 +170,7 @@ def fallback_quadrotor(limits: QuadrotorLimits, state: Mapping[str, np.ndarray])
     vz = np.nan_to_num(np.asarray(state["linear_velocity_m_s"], dtype=np.float64)[:, 2], nan=0.0,
                        posinf=0.0, neginf=0.0)
     accel = GRAVITY_M_S2 + DESCENT_GAIN_PER_S * (-limits.descent_speed_m_s - vz)
-    cos_tilt = np.maximum(up[:, 2], limits.cos_tilt_max)
+    cos_tilt = np.maximum(up[:, 2], np.cos(limits.tilt_max_rad))
     thrust = np.where(up[:, 2] > 0, limits.mass_kg * accel / cos_tilt, limits.thrust_min_n)
     rates = attitude_rates(limits, up)
     return np.column_stack([np.clip(thrust, limits.thrust_min_n, limits.thrust_max_n), rates[:, :2],
@@ -183,7 +181,7 @@ def _limit_tilt(limits: QuadrotorLimits, rot: np.ndarray, command: np.ndarray) -
     """Step 3: level where tilt > tilt_max and the rates would increase it; returns command and `tilt` events."""
     up = rot[:, 2, :]  # world up in the body frame, g_b
     tilting = up[:, 0] * command[:, 2] < up[:, 1] * command[:, 1]  # d cos(tilt)/dt = g_x w_y - g_y w_x < 0
-    tilt = (up[:, 2] < limits.cos_tilt_max) & tilting
+    tilt = (up[:, 2] < np.cos(limits.tilt_max_rad)) & tilting
     if np.count_nonzero(tilt):
         command[tilt, 1:3] = attitude_rates(limits, up[tilt])[:, :2]
     return command, tilt
@@ -193,17 +191,17 @@ def quadrotor_rules(
     limits: QuadrotorLimits, state: Mapping[str, np.ndarray], proposed: np.ndarray
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Steps 1-3 (module docstring) on valid, fresh rows: applied `[N, 4]` and the limit events `[N]` bool."""
-    command = np.minimum(np.maximum(proposed, limits.rows["command_low"]), limits.rows["command_high"])
+    command = np.minimum(np.maximum(proposed, limits.command_low), limits.command_high)
     changed = command != proposed
     rot, _ = rotation(state["quat_wxyz"])
     command, tilt = _limit_tilt(limits, rot, command)
     face_low, face_high = geofence_violations(limits, *predict(limits, state, rot, command))
-    geofence = rows_any(face_low | face_high)
+    geofence = np.logical_or.reduce(face_low | face_high, axis=1)
     if np.count_nonzero(geofence):
         brake = brake_command(limits, rot[geofence], face_low[geofence], face_high[geofence])
         command[geofence], tilt[geofence] = _limit_tilt(limits, rot[geofence], brake)
-    events = {"thrust_limit": changed[:, 0], "rate_limit": rows_any(changed[:, 1:]), "geofence": geofence,
-              "tilt": tilt}
+    events = {"thrust_limit": changed[:, 0], "rate_limit": np.logical_or.reduce(changed[:, 1:], axis=1),
+              "geofence": geofence, "tilt": tilt}
     return command, events
 
 
@@ -226,5 +224,5 @@ def certify_quadrotor(
     proposed = np.asarray(proposed, dtype=np.float64)
     quat = np.asarray(state["quat_wxyz"], dtype=np.float64)
     bad_quat = ~(np.abs(np.add.reduce(quat * quat, axis=1) - 1.0) <= QUAT_NORM2_TOLERANCE)
-    guards = guard_events(state, proposed, INPUT_KEYS, limits.stale_after_s, bad_quat)
+    guards = guard_events(state, proposed, INPUT_KEYS, limits.watchdog_periods * limits.control_dt_s, bad_quat)
     return run_with_fallback(limits, state, proposed, guards, quadrotor_rules, fallback_quadrotor, LIMIT_EVENTS)

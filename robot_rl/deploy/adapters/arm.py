@@ -31,7 +31,7 @@ class ArmAdapter:
         self._index = {n: i for i, n in enumerate(self.joint_names)}
 
     def decode(self, key: str, msg: JointState) -> tuple[int, dict[str, np.ndarray]]:
-        """Stamp (ns) and `joint_pos_rad`, `joint_vel_rad_s`, `ee_pos_m` (FK) from a JointState."""
+        """Stamp (ns), `joint_pos_rad` and `joint_vel_rad_s` (command order) from a JointState."""
         what = f"{self.state_topics[key][0]} (sensor_msgs/JointState)"
         stamp = stamp_ns(msg, what)
         names = list(msg.name)
@@ -44,9 +44,7 @@ class ArmAdapter:
         pos = finite_vector(msg.position, len(names), f"{what} position")
         vel = finite_vector(msg.velocity, len(names), f"{what} velocity")
         order = [names.index(n) for n in self.joint_names]
-        q = pos[order]
-        return stamp, {"joint_pos_rad": q, "joint_vel_rad_s": vel[order],
-                       "ee_pos_m": forward_kinematics(self.chain, q[None])[0]}
+        return stamp, {"joint_pos_rad": pos[order], "joint_vel_rad_s": vel[order]}
 
     def encode_state(self, state: Mapping[str, np.ndarray], stamp: int) -> dict[str, Any]:
         """JointState for the simulated robot from the plant's state (env 0)."""
@@ -57,8 +55,13 @@ class ArmAdapter:
         return {key: msg for key in self.state_topics}
 
     def observation(self, q: Mapping[str, np.ndarray], goal: np.ndarray, last_action: np.ndarray) -> np.ndarray:
-        """Observation `[1, n_obs]` through the task's own spec function."""
-        return arm_reach_observation(q["joint_pos_rad"][None], q["joint_vel_rad_s"][None], q["ee_pos_m"][None],
+        """Observation `[1, n_obs]` through the task's own spec function.
+
+        The TCP position comes from forward kinematics here, once per tick rather than once per message (joint
+        states may arrive much faster than the control rate).
+        """
+        q_rad = q["joint_pos_rad"][None]
+        return arm_reach_observation(q_rad, q["joint_vel_rad_s"][None], forward_kinematics(self.chain, q_rad),
                                      goal[None], last_action[None])
 
     def safety_state(self, q: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -12,11 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from robot_rl.deploy.diagnostics import vector_message
 from robot_rl.deploy.msgs import (
     AttitudeTarget,
-    Float64MultiArray,
-    MultiArrayDimension,
-    MultiArrayLayout,
     Point,
     Pose,
     Quaternion,
@@ -106,8 +104,7 @@ def encode_command(msg_type: str, command: np.ndarray, names: Sequence[str], thr
     """
     c = [float(a) for a in command]
     if msg_type == FLOAT64_MULTI_ARRAY:
-        dim = MultiArrayDimension(label=",".join(names), size=len(c), stride=len(c))
-        return Float64MultiArray(layout=MultiArrayLayout(dim=[dim], data_offset=0), data=c)
+        return vector_message(c, names)
     if msg_type == TWIST:
         return Twist(linear=Vector3(x=c[0], y=0.0, z=0.0), angular=Vector3(x=0.0, y=0.0, z=c[1]))
     if msg_type == ATTITUDE_TARGET:
