@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
-
 from robot_rl.deploy.network import confine_to_localhost
+from robot_rl.deploy.nodes.common import read_parameter_file
 
 NODE_MODULE = "robot_rl.deploy.nodes"
 """Package holding one module per node, each runnable with `python -m`."""
@@ -63,10 +62,7 @@ def load_params(params_file: str | Path) -> dict[str, dict[str, Any]]:
     path = Path(params_file)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such parameter file")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not valid YAML: {e}") from e
+    data = read_parameter_file(path)
     if not isinstance(data, dict) or not data:
         raise ValueError(f"{path}: expected a mapping of node sections ({', '.join(START_ORDER)})")
     sections = {}

@@ -33,6 +33,17 @@ class ParameterError(ValueError):
     """A node's parameter file or parameter is missing or invalid (the message names the file and key)."""
 
 
+def read_parameter_file(path: str | Path) -> Any:  # noqa: ANN401 - whatever the YAML holds
+    """The parsed YAML of ROS 2 parameter file `path`; ParameterError naming the file if missing or not YAML."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f"{path}: no such parameter file")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ParameterError(f"{path}: not valid YAML: {e}") from e
+
+
 def load_parameters(path: str | Path, node: str) -> dict[str, Any]:
     """The `ros__parameters` mapping of section `node` in ROS 2 parameter file `path`.
 
@@ -40,13 +51,7 @@ def load_parameters(path: str | Path, node: str) -> dict[str, Any]:
         ParameterError: the file is missing, not YAML, or has no `node.ros__parameters` mapping.
 
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ParameterError(f"{path}: no such parameter file")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ParameterError(f"{path}: not valid YAML: {e}") from e
+    data = read_parameter_file(path)
     section = data.get(node) if isinstance(data, dict) else None
     params = section.get("ros__parameters") if isinstance(section, dict) else None
     if not isinstance(params, dict):
