@@ -26,6 +26,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 import robot_rl.envs as envs
 from robot_rl.envs.rollout import run_episodes
+from robot_rl.learn.networks import ACTIVATIONS
 from robot_rl.learn.ppo import PPO, PPOConfig
 
 
@@ -155,7 +156,7 @@ def run_sb3(args: argparse.Namespace, config: PPOConfig) -> dict:
     adapter = BatchedVecEnv(args.env, args.num_envs, args.seed)
     vec = VecNormalize(adapter, norm_obs=True, norm_reward=False, clip_obs=10.0, gamma=config.gamma)
     batch = args.num_envs * config.rollout_steps
-    act_fn = {"elu": torch.nn.ELU, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[config.activation]
+    act_fn = ACTIVATIONS[config.activation]
     model = SB3PPO("MlpPolicy", vec, learning_rate=config.learning_rate, n_steps=config.rollout_steps,
                    batch_size=batch // config.minibatches, n_epochs=config.epochs, gamma=config.gamma,
                    gae_lambda=config.lam, clip_range=config.clip, ent_coef=config.entropy_coef,

@@ -27,8 +27,7 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(stats.as_dict(), indent=2))
     else:
-        for key, value in stats.as_dict().items():
-            print(f"{key:>22}: {value:.4g}" if isinstance(value, float) else f"{key:>22}: {value}")
+        _print_fields(stats.as_dict())
     return 0
 
 

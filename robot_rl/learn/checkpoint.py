@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from robot_rl.envs import entry
@@ -79,3 +80,16 @@ def build_policy(env_id: str, policy: dict) -> DeterministicPolicy:
     module = DeterministicPolicy(RunningNorm(spec.size), net, e.action_map(robot), spec, policy["squash"])
     module.load_state_dict(policy["state_dict"])
     return module.eval()
+
+
+def yaml_plain(value: Any) -> Any:  # noqa: ANN401 - any nested config value
+    """`value` with tuples, paths and numpy scalars turned into YAML-safe builtins (recursively)."""
+    if isinstance(value, dict):
+        return {str(k): yaml_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [yaml_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)

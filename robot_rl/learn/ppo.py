@@ -90,7 +90,7 @@ PPO_DEFAULTS: dict[str, PPOConfig] = {
     # initial std (-1.5) or a learning-rate cap of 1e-3 learned slower.
     "robot_rl/QuadrotorHover-v0": PPOConfig(actor_hidden=(64, 64), critic_hidden=(64, 64), desired_kl=0.02,
                                             rollout_steps=100, reward_scale=0.1, privileged_critic=True),
-    # 96.5 % randomized success after 0.35 M env steps (163 s).
+    # 90 % randomized success at 0.4 M env steps (143 s), 95 % after resuming to 0.6 M (docs/benchmarks.md).
     "robot_rl/MobileBaseGoal-v0": PPOConfig(actor_hidden=(64, 64), critic_hidden=(64, 64), desired_kl=0.02),
 }
 """Per-env tuned configs (`PPOConfig.for_env`); figures from `robot-rl train` on the 2-core reference machine."""

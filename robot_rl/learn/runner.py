@@ -41,7 +41,7 @@ from tqdm import tqdm
 from robot_rl.envs import make_vec
 from robot_rl.envs.rollout import run_episodes, summarize
 from robot_rl.learn.base import Learner
-from robot_rl.learn.checkpoint import FORMAT, load_checkpoint, save_atomic
+from robot_rl.learn.checkpoint import FORMAT, load_checkpoint, save_atomic, yaml_plain
 from robot_rl.learn.networks import DeterministicPolicy
 from robot_rl.learn.ppo import PPO, PPOConfig, resolve_device
 from robot_rl.learn.sac import SAC, SACConfig
@@ -222,15 +222,6 @@ def plan_resume(ckpt: dict, path: Path, env_id: str, algo: str, seed: int | None
                    override(RunnerConfig(), run["runner"], f"{path}: run.runner"))
 
 
-def _plain(x: Any) -> Any:
-    """Tuples -> lists, recursively (for YAML)."""
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    return x
-
-
 def _git_commit() -> str | None:
     """HEAD commit of the source checkout, read from `.git` files (no git process), or None."""
     for root in Path(__file__).resolve().parents:
@@ -267,7 +258,7 @@ def write_config(plan: RunPlan, steps: int, device: str, out_dir: Path) -> Path:
            "env": asdict(plan.env), "runner": asdict(plan.runner), "versions": _versions(),
            "git_commit": _git_commit()}
     path = out_dir / "config.yaml"
-    path.write_text(yaml.safe_dump(_plain(doc), sort_keys=False))
+    path.write_text(yaml.safe_dump(yaml_plain(doc), sort_keys=False))
     return path
 
 
@@ -363,10 +354,11 @@ def _loop(learner: Learner, plan: RunPlan, steps: int, ckpt: Path, progress: dic
         with _StopOnSigint() as stop:
             while learner.env_steps < steps and not stop.requested:
                 before = learner.env_steps
-                scalars.update(learner.iterate())
+                new = learner.iterate()
+                scalars.update(new)
                 progress["iterations"] += 1
                 progress["wall_time_s"] = base_time + time.perf_counter() - start
-                for key, value in scalars.items():
+                for key, value in new.items():  # only this iteration's: episode/* is absent when none ended
                     writer.add_scalar(key, value, learner.env_steps)
                 bar.update(min(learner.env_steps, steps) - min(before, steps))
                 if "episode/success_rate" in scalars:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from robot_rl.envs import RobotVectorEnv, entry
+from robot_rl.envs import RobotVectorEnv
 from robot_rl.learn.buffers import ReplayBuffer, sample_mixed
 from robot_rl.learn.episodes import EpisodeTracker, privileged_inputs
 from robot_rl.learn.networks import DeterministicPolicy, RunningNorm, mlp
@@ -108,9 +108,8 @@ class SAC:
                  prior: ReplayBuffer | None = None) -> None:
         self.venv, self.config, self.device, self.prior = venv, config, torch.device(device), prior
         core = venv.core
-        self.entry = entry(core.entry.env_id)
         self.obs_spec = core.task.observation_spec
-        self.action_map = self.entry.action_map(core.spec)
+        self.action_map = core.entry.action_map(core.spec)
         n_obs, n_act = self.obs_spec.size, len(core.action_low)
         n_priv = len(core.params) if config.privileged_critic else 0
         torch.manual_seed(seed)
@@ -180,9 +179,11 @@ class SAC:
         critic_loss.backward()
         self.critic_opt.step()
         new_action, logp = self._sample(obs)
+        self.critic.requires_grad_(False)  # the actor loss needs gradients through the critic, not for it
         actor_loss = actor_objective(self.critic(torch.cat([obs, priv, new_action], -1)), logp, alpha)
         self.actor_opt.zero_grad()
         actor_loss.backward()
+        self.critic.requires_grad_(True)
         self.actor_opt.step()
         alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
         self.alpha_opt.zero_grad()

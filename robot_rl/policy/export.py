@@ -30,7 +30,7 @@ import robot_rl
 from robot_rl.envs import entry, make_vec
 from robot_rl.envs.core import resolve_ranges
 from robot_rl.evaluate.policy_eval import evaluate_policy
-from robot_rl.learn.checkpoint import FORMAT, CheckpointError, build_policy, load_checkpoint
+from robot_rl.learn.checkpoint import FORMAT, CheckpointError, build_policy, load_checkpoint, yaml_plain
 from robot_rl.learn.networks import DeterministicPolicy, RunningNorm, mlp
 from robot_rl.policy.card import (
     CARD_FILE,
@@ -160,19 +160,6 @@ def library_versions() -> VersionsCard:
                         onnxruntime=ort.__version__, mujoco=mujoco.__version__, numpy=np.__version__)
 
 
-def _plain(value: Any) -> Any:
-    """`value` with tuples, paths and numpy scalars turned into YAML-safe builtins."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
-
-
 def read_run_config(run_dir: Path) -> dict[str, Any]:
     """`run_dir/config.yaml` written by the training runner (empty when absent)."""
     path = run_dir / "config.yaml"
@@ -210,7 +197,7 @@ def training_card(ckpt: dict, run_config: dict[str, Any]) -> TrainingCard:
     progress = ckpt.get("progress") or {}
     config = run_config or ckpt["config"]
     commit = run_config.get("git_commit") or (ckpt["config"] or {}).get("git_commit")
-    return TrainingCard(algo=str(ckpt["algo"]), config=_plain(config), git_commit=commit,
+    return TrainingCard(algo=str(ckpt["algo"]), config=yaml_plain(config), git_commit=commit,
                         env_steps=progress.get("env_steps"), iterations=progress.get("iterations"),
                         wall_time_s=progress.get("wall_time_s"))
 
