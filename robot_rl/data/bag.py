@@ -15,6 +15,7 @@ rosbag2's own recorder.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from robot_rl.data.bag_writer import (
     qos_profile,
     write_metadata,
 )
-from robot_rl.data.mcap_file import McapFile, is_finalized
+from robot_rl.data.mcap_file import McapFile, is_finalized, read_str_map
 
 __all__ = ["BagConfig", "BagError", "BagMessage", "BagWriter", "RecoveryReport", "bag_info", "check_bag",
            "qos_profile", "read_bag", "recover_bag"]
@@ -231,13 +232,5 @@ def _add_file_stats(state: BagState, file: Path) -> None:
 
 
 def _channel_metadata(raw: bytes) -> dict[str, str]:
-    """Decode an MCAP channel's metadata map body (pairs of u32-length-prefixed strings)."""
-    out, pos = {}, 0
-    while pos < len(raw):
-        key_len = int.from_bytes(raw[pos : pos + 4], "little")
-        key = raw[pos + 4 : pos + 4 + key_len].decode()
-        pos += 4 + key_len
-        val_len = int.from_bytes(raw[pos : pos + 4], "little")
-        out[key] = raw[pos + 4 : pos + 4 + val_len].decode()
-        pos += 4 + val_len
-    return out
+    """Decode an MCAP channel's metadata map body (pairs of u32-length-prefixed strings, no outer length)."""
+    return read_str_map(struct.pack("<I", len(raw)) + raw, 0)

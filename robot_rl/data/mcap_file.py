@@ -56,7 +56,8 @@ def _read_str(buf: bytes, pos: int) -> tuple[str, int]:
     return buf[pos + 4 : pos + 4 + n].decode(), pos + 4 + n
 
 
-def _read_str_map(buf: bytes, pos: int) -> dict[str, str]:
+def read_str_map(buf: bytes, pos: int) -> dict[str, str]:
+    """The MCAP string map (u32 byte length, then u32-length-prefixed key/value strings) at `pos` of `buf`."""
     (n,) = struct.unpack_from("<I", buf, pos)
     end, pos, out = pos + 4 + n, pos + 4, {}
     while pos < end:
@@ -135,9 +136,7 @@ class McapFile:
         """Write a Schema record (flushes the pending chunk first so records stay in order)."""
         self._close_chunk()
         self.schemas[schema.schema_id] = schema
-        data = schema.data.encode()
-        body = struct.pack("<H", schema.schema_id) + _str(schema.name) + _str(schema.encoding)
-        self._bio.write(_record(_OP_SCHEMA, body + struct.pack("<I", len(data)) + data))
+        self._bio.write(self._schema_record(schema))
 
     def add_channel(self, channel: Channel) -> None:
         """Write a Channel record; its schema must have been added."""
@@ -145,8 +144,7 @@ class McapFile:
             raise ValueError(f"{self.path}: channel {channel.topic!r} names unknown schema {channel.schema_id}")
         self._close_chunk()
         self.channels[channel.channel_id] = channel
-        body = struct.pack("<HH", channel.channel_id, channel.schema_id) + _str(channel.topic) + _str(channel.encoding)
-        self._bio.write(_record(_OP_CHANNEL, body + _str_map(channel.metadata)))
+        self._bio.write(self._channel_record(channel))
 
     def write(self, channel_id: int, t_ns: int, data: bytes) -> None:
         """Append one message (log time = publish time = `t_ns`, ns since the epoch) to the pending chunk."""
@@ -321,7 +319,7 @@ class _Scan:
             cid, sid = struct.unpack_from("<HH", buf, body)
             topic, pos = _read_str(buf, body + 4)
             encoding, pos = _read_str(buf, pos)
-            mcap.channels[cid] = Channel(cid, sid, topic, _read_str_map(buf, pos), encoding)
+            mcap.channels[cid] = Channel(cid, sid, topic, read_str_map(buf, pos), encoding)
         elif op == _OP_CHUNK:
             return self._open_chunk(body, end)
         self.good_end = end

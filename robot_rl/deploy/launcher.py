@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from robot_rl.deploy.network import confine_to_localhost
-from robot_rl.deploy.nodes.common import read_parameter_file
+from robot_rl.deploy.nodes.common import NETWORKS, read_parameter_file
+from robot_rl.deploy.transport import MIDDLEWARES
 
 NODE_MODULE = "robot_rl.deploy.nodes"
 """Package holding one module per node, each runnable with `python -m`."""
 START_ORDER = ("recorder", "sim_driver", "controller")
 """Every node the launcher knows (= the allowed YAML sections), in start order: the recorder first."""
-MIDDLEWARES = ("auto", "dds", "rclpy")
-NETWORKS = ("localhost", "system")
 POLL_S = 0.05
 """Supervision loop period in s."""
 

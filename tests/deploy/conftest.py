@@ -56,8 +56,10 @@ class RosProcess:
         )
         self._lines = queue.Queue()
         self._stderr = []
-        threading.Thread(target=self._pump, args=(self.proc.stdout, self._lines.put), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.proc.stderr, self._stderr.append), daemon=True).start()
+        self._readers = [threading.Thread(target=self._pump, args=(self.proc.stdout, self._lines.put), daemon=True),
+                         threading.Thread(target=self._pump, args=(self.proc.stderr, self._stderr.append), daemon=True)]
+        for reader in self._readers:
+            reader.start()
         if stdin_json is not None:
             self.proc.stdin.write(json.dumps(stdin_json) + "\n")
             self.proc.stdin.flush()
@@ -99,9 +101,12 @@ class RosProcess:
                 return event
 
     def wait(self, timeout_s):
-        """Wait for the process to exit; returns its exit code (kills it and fails after `timeout_s`)."""
+        """Wait for the process to exit and its output to be read; returns its exit code (fails after `timeout_s`)."""
         try:
-            return self.proc.wait(timeout=timeout_s)
+            code = self.proc.wait(timeout=timeout_s)
+            for reader in self._readers:  # the pipes end with the process: every line is queued after this
+                reader.join(timeout_s)
+            return code
         except subprocess.TimeoutExpired:
             self.stop()
             pytest.fail(f"{Path(self.args[1]).name} still running after {timeout_s} s; stderr:\n{self.stderr}")

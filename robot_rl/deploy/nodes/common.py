@@ -22,8 +22,12 @@ from typing import Any, TypeVar, get_origin, get_type_hints
 import yaml
 
 from robot_rl.deploy.network import confine_to_localhost
+from robot_rl.deploy.transport import MIDDLEWARES  # lazy: imports neither DDS nor rclpy
 
 C = TypeVar("C")
+
+NETWORKS = ("localhost", "system")
+"""localhost: DDS/ROS 2 confined to this machine (tests, demos); system: the operator's own configuration."""
 
 NodeRun = Callable[[Any, Mapping[str, Any], threading.Event], int]
 """`run(transport, parameters, stop) -> exit code`: a node's body; returns when `stop` is set or its job is done."""
@@ -116,10 +120,10 @@ def parse_args(node: str, argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog=f"python -m robot_rl.deploy.nodes.{node}", description=__doc__.split("\n")[0])
     p.add_argument("--params", required=True, help="ROS 2 parameter YAML (e.g. launch/arm.yaml)")
     p.add_argument("--node", default=node, help=f"section of the parameter file (default {node})")
-    p.add_argument("--middleware", choices=("auto", "dds", "rclpy"), default="auto",
+    p.add_argument("--middleware", choices=MIDDLEWARES, default="auto",
                    help="auto: rclpy when importable, else CycloneDDS with the ROS 2 wire format")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
-    p.add_argument("--network", choices=("localhost", "system"), default="localhost",
+    p.add_argument("--network", choices=NETWORKS, default="localhost",
                    help="localhost: DDS/ROS 2 stay on this machine (tests, demos); system: the operator's config")
     return p.parse_args(argv)
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from cyclonedds.core import GuardCondition, InstanceState, Policy, Qos, ReadCondition, SampleState, ViewState, WaitSet
 from cyclonedds.domain import DomainParticipant
+from cyclonedds.idl._support import Endianness
 from cyclonedds.internal import InvalidSample
 from cyclonedds.pub import DataWriter
 from cyclonedds.sub import DataReader
@@ -36,10 +37,10 @@ from cyclonedds.topic import Topic
 from cyclonedds.util import duration
 
 from robot_rl.deploy.msgs import Clock, ns_from_stamp, ros_type_name
+from robot_rl.deploy.msgs.fastcdr import CDR_LE_HEADER  # noqa: F401 - the header serialize() produces
 from robot_rl.deploy.transport.base import QoS
 from robot_rl.deploy.transport.ros_graph import PARTICIPANT_USER_DATA, GraphAnnouncer, endpoint_user_data
 
-CDR_LE_HEADER = b"\x00\x01\x00\x00"
 """Encapsulation header of plain (XCDR1) little-endian CDR: what ROS 2 puts on the wire and in rosbag2 files."""
 CLOCK_TOPIC = "/clock"
 CLOCK_QOS = QoS(reliable=False, depth=1)
@@ -100,17 +101,15 @@ class _Subscription:
         self.condition = ReadCondition(reader, _ANY_STATE)
         self.callback = callback
 
-    def deliver(self) -> int:
-        """Take every available sample and call the callback on each valid one; returns how many were delivered."""
-        delivered = 0
+    def deliver(self) -> None:
+        """Take every available sample and call the callback on each valid one."""
         while True:
             samples = self.reader.take(N=_TAKE_BATCH, condition=self.condition)
             for sample in samples:
                 if not isinstance(sample, InvalidSample):  # unregister/dispose notices carry no data
                     self.callback(sample)
-                    delivered += 1
             if len(samples) < _TAKE_BATCH:
-                return delivered
+                return
 
 
 class DdsTransport:
@@ -142,7 +141,7 @@ class DdsTransport:
         self._sim_time = bool(self._parameters.get("use_sim_time", False))
         self._clock_ns = 0
         self._closed = False
-        if self._sim_time:
+        if self._sim_time:  # the first subscription: each spin advances the clock before other callbacks run
             self.create_subscription(CLOCK_TOPIC, Clock, self._on_clock, CLOCK_QOS)
 
     def __repr__(self) -> str:
@@ -171,10 +170,7 @@ class DdsTransport:
         self._graph.add_reader(reader)
         subscription = _Subscription(reader, callback)
         self._waitset.attach(subscription.condition)
-        if callback == self._on_clock:
-            self._subscriptions.insert(0, subscription)  # the clock advances before the other callbacks run
-        else:
-            self._subscriptions.append(subscription)
+        self._subscriptions.append(subscription)
 
     def spin_once(self, timeout_s: float) -> None:
         """Deliver pending messages to their callbacks, waiting at most `timeout_s` seconds for the first."""
@@ -198,10 +194,7 @@ class DdsTransport:
 
     def serialize(self, msg: Any) -> bytes:
         """XCDR1 little-endian bytes of `msg` with the 4-byte encapsulation header, as rosbag2 stores them."""
-        data = msg.serialize(use_version_2=False)
-        if data[:4] != CDR_LE_HEADER:
-            raise ValueError(f"{type(msg).__name__} serialized with header {data[:4]!r}, expected {CDR_LE_HEADER!r}")
-        return data
+        return msg.serialize(endianness=Endianness.Little, use_version_2=False)
 
     def shutdown(self) -> None:
         """Delete every DDS entity of this node, children before parents; idempotent."""

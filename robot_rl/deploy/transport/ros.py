@@ -9,8 +9,7 @@ once from the rclpy class's introspection (`SLOT_TYPES`), matching fields by nam
 - nested messages and sequences of messages convert recursively with their own converters.
 
 The converters are plain Python functions generated from source text (as `dataclasses` does for `__init__`), so a
-message converts with one object per nested message and no per-field dispatch at run time (about 2 µs each way
-for a 7-joint JointState, 4-7 µs for an Odometry).
+message converts with one object per nested message and no per-field dispatch at run time.
 
 Each transport owns its rclpy `Context`, node and `SingleThreadedExecutor`. `rclpy.init` reads ROS arguments from
 `sys.argv` (remappings, `--params-file` from `ros2 launch`), so parameters come from there and from `parameters`.
@@ -100,7 +99,7 @@ class Converter:
 
     `to_ros` fills the rclpy object's slots directly (`R.__new__` plus `r._field = ...`): the generated
     `__init__` builds a default for every nested field even when a value is given, which makes the conversion
-    about 10x slower (Odometry: 51 µs instead of 4).
+    several times slower.
     The values stored are exactly what the generated setters would store (array.array, numpy.ndarray, bytes).
     `source` holds the generated Python text of both functions, for reading and debugging.
     """
@@ -294,8 +293,8 @@ class RclpyTransport:
     def spin_once(self, timeout_s: float) -> None:
         """Deliver pending messages to their callbacks, waiting at most `timeout_s` seconds for the first.
 
-        rclpy's executor takes one message per wait (about 0.15 ms with rclpy 7 / Jazzy), and every other
-        `spin_once(0)` only finishes the previous wait (about 0.01 ms): so after a delivery this spins again without
+        rclpy's executor takes one message per wait, and every other `spin_once(0)` only finishes the previous
+        wait: so after a delivery this spins again without
         blocking until two calls in a row deliver nothing.
         """
         if self._closed:

@@ -61,11 +61,6 @@ class GraphAnnouncer:
         self._info = ParticipantEntitiesInfo(gid=gid(participant), node_entities_info_seq=[self._node])
         self._publish()
 
-    @property
-    def info(self) -> ParticipantEntitiesInfo:
-        """The announcement last published."""
-        return self._info
-
     def add_reader(self, reader: Entity) -> None:
         """Add a DataReader to the node's readers and republish."""
         self._node.reader_gid_seq.append(gid(reader))
