@@ -16,6 +16,7 @@ from robot_rl.envs.tasks.arm_reach import ArmReachConfig, ArmReachTask
 from robot_rl.envs.tasks.mobile_base_goal import MobileBaseGoalConfig, MobileBaseGoalTask
 from robot_rl.envs.tasks.quadrotor_hover import QuadrotorHoverConfig, QuadrotorHoverTask
 from robot_rl.robots import RobotSpec
+from robot_rl.spaces import VectorSpec
 from robot_rl.spaces.actions import ActionMap
 from robot_rl.spaces.arm import arm_reach_action_map
 from robot_rl.spaces.mobile_base import mobile_base_goal_action_map
@@ -57,6 +58,14 @@ def entry(env_id: str) -> EnvEntry:
     if env_id not in ENVS:
         raise KeyError(f"unknown environment '{env_id}'; registered: {sorted(ENVS)}")
     return ENVS[env_id]
+
+
+def observation_spec(env_id: str, robot: RobotSpec) -> VectorSpec:
+    """The observation layout task `env_id` builds for `robot` (what a policy for it takes)."""
+    e = entry(env_id)
+    if e.robot != robot.name:
+        raise ValueError(f"{env_id} is a task for robot '{e.robot}', not '{robot.name}'")
+    return e.task(robot, 1, e.config()).observation_spec
 
 
 for _id in ENVS:

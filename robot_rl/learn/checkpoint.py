@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from robot_rl.envs import entry
+from robot_rl.envs.registry import observation_spec
 from robot_rl.learn.networks import DeterministicPolicy, RunningNorm, mlp
 from robot_rl.robots import load_robot
 
@@ -73,8 +74,7 @@ def build_policy(env_id: str, policy: dict) -> DeterministicPolicy:
     """An untrained-shape `DeterministicPolicy` for `env_id` from a checkpoint's `policy` block, weights loaded."""
     e = entry(env_id)
     robot = load_robot(e.robot)
-    task = e.task(robot, 1, e.config())
-    spec = task.observation_spec
+    spec = observation_spec(env_id, robot)
     n_cmd = len(robot.command.names)
     net = mlp(spec.size, policy["hidden"], n_cmd, policy["activation"])
     module = DeterministicPolicy(RunningNorm(spec.size), net, e.action_map(robot), spec, policy["squash"])

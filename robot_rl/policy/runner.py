@@ -40,12 +40,9 @@ def session_options() -> ort.SessionOptions:
 
 def task_observation_spec(env_id: str, robot: RobotSpec) -> VectorSpec:
     """The registered task's observation layout for `robot` (as the env builds it)."""
-    from robot_rl.envs import entry
+    from robot_rl.envs.registry import observation_spec
 
-    e = entry(env_id)
-    if e.robot != robot.name:
-        raise ValueError(f"{env_id} is a task for robot '{e.robot}', not '{robot.name}'")
-    return e.task(robot, 1, e.config()).observation_spec
+    return observation_spec(env_id, robot)
 
 
 def _open_session(path: Path, card: PolicyCard) -> ort.InferenceSession:
