@@ -152,7 +152,7 @@ class SimDriver:
         self.pub_goal.publish(pose_from_position(goal))
         self.command = self.env.last_action[0].copy()
         self.episode_return, self.episode_steps = 0.0, 0
-        return self.env.plant.read_state(self.env.rng)
+        return self.env.state_at_reset
 
     def step(self) -> tuple[dict[str, np.ndarray], bool]:
         """One control step with the held command; returns the state and whether the episode ended."""

@@ -81,6 +81,8 @@ class BatchedRobotEnv:
         self.last_action = np.zeros((num_envs, len(self.action_low)))
         self.steps = np.zeros(num_envs, dtype=int)
         self.rng = np.random.default_rng()
+        self.state_at_reset: dict[str, np.ndarray] = {}
+        """The measured state the last `reset` observed (the plant's named arrays)."""
 
     def _check_parameter_names(self) -> None:
         expected, given = set(self.nominal), set(self.spec.randomization)
@@ -137,7 +139,8 @@ class BatchedRobotEnv:
         self._queue[ids] = command[:, None, :]
         self.last_action[ids] = command
         self.steps[ids] = 0
-        return self._observe(self.plant.read_state(self.rng))
+        self.state_at_reset = self.plant.read_state(self.rng)
+        return self._observe(self.state_at_reset)
 
     def _observe(self, state: Mapping[str, np.ndarray]) -> np.ndarray:
         obs = self.task.observe(state, self.last_action)
