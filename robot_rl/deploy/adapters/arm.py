@@ -10,8 +10,7 @@ import numpy as np
 from robot_rl.deploy.adapters.base import Rejected, decode_command, encode_command, finite_vector, stamp_ns
 from robot_rl.deploy.msgs import JointState, stamp_from_ns
 from robot_rl.robots import RobotSpec
-from robot_rl.robots.kinematics import arm_chain, forward_kinematics
-from robot_rl.spaces.arm import arm_reach_observation
+from robot_rl.spaces.observe import observe_quantities
 
 
 class ArmAdapter:
@@ -27,7 +26,6 @@ class ArmAdapter:
         self.state_topics = {k: (t.name, t.type) for k, t in spec.ros.state_topics.items()}
         self.command_topic = spec.ros.command_topic.name
         self.command_type = command_type or spec.ros.command_topic.type
-        self.chain = arm_chain(spec)
         self._index = {n: i for i, n in enumerate(self.joint_names)}
 
     def decode(self, key: str, msg: JointState) -> tuple[int, dict[str, np.ndarray]]:
@@ -55,14 +53,12 @@ class ArmAdapter:
         return {key: msg for key in self.state_topics}
 
     def observation(self, q: Mapping[str, np.ndarray], goal: np.ndarray, last_action: np.ndarray) -> np.ndarray:
-        """Observation `[1, n_obs]` through the task's own spec function.
+        """Observation `[1, n_obs]` through the task's own spec function (`spaces.observe`).
 
-        The TCP position comes from forward kinematics here, once per tick rather than once per message (joint
+        The TCP position comes from forward kinematics there, once per tick rather than once per message (joint
         states may arrive much faster than the control rate).
         """
-        q_rad = q["joint_pos_rad"][None]
-        return arm_reach_observation(q_rad, q["joint_vel_rad_s"][None], forward_kinematics(self.chain, q_rad),
-                                     goal[None], last_action[None])
+        return observe_quantities(self.spec, q, goal, last_action)
 
     def safety_state(self, q: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The filter's arm state `[1, ...]`."""

@@ -21,7 +21,7 @@ from robot_rl.deploy.adapters.base import (
 from robot_rl.deploy.msgs import LaserScan, Odometry, Point, Vector3, stamp_from_ns
 from robot_rl.robots import RobotSpec
 from robot_rl.spaces.geometry import quat_from_euler, yaw_from_quat
-from robot_rl.spaces.mobile_base import mobile_base_goal_observation
+from robot_rl.spaces.observe import observe_quantities
 
 NAV_ODOMETRY, SENSOR_SCAN = "nav_msgs/msg/Odometry", "sensor_msgs/msg/LaserScan"
 ANGLE_TOLERANCE_RAD = 1e-3
@@ -90,9 +90,7 @@ class MobileBaseAdapter:
 
     def observation(self, q: Mapping[str, np.ndarray], goal: np.ndarray, last_action: np.ndarray) -> np.ndarray:
         """Observation `[1, 7 + n_beams]` through the task's own spec function."""
-        return mobile_base_goal_observation(q["base_xy_m"][None], q["base_yaw_rad"], goal[None],
-                                            q["forward_velocity_m_s"], q["yaw_rate_rad_s"],
-                                            q["lidar_ranges_m"][None], last_action[None])
+        return observe_quantities(self.spec, q, goal, last_action)
 
     def safety_state(self, q: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The filter's mobile-base state `[1, ...]`."""

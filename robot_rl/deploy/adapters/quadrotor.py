@@ -27,7 +27,7 @@ from robot_rl.deploy.adapters.base import (
 from robot_rl.deploy.msgs import Imu, Odometry, Point, Vector3, stamp_from_ns
 from robot_rl.robots import RobotSpec
 from robot_rl.spaces.geometry import quat_to_rotmat
-from robot_rl.spaces.quadrotor import quadrotor_hover_observation
+from robot_rl.spaces.observe import observe_quantities
 
 NAV_ODOMETRY, SENSOR_IMU = "nav_msgs/msg/Odometry", "sensor_msgs/msg/Imu"
 
@@ -85,9 +85,7 @@ class QuadrotorAdapter:
 
     def observation(self, q: Mapping[str, np.ndarray], goal: np.ndarray, last_action: np.ndarray) -> np.ndarray:
         """Observation `[1, 22]` through the task's own spec function."""
-        return quadrotor_hover_observation(q["position_m"][None], q["quat_wxyz"][None],
-                                           q["linear_velocity_m_s"][None], q["angular_velocity_rad_s"][None],
-                                           goal[None], last_action[None])
+        return observe_quantities(self.spec, q, goal, last_action)
 
     def safety_state(self, q: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The filter's quadrotor state `[1, ...]`."""
