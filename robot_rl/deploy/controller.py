@@ -7,7 +7,11 @@ safe-stop (the filter's fallback: hold / hover-descend / stop), entered on the e
 an input topic, and left only by an explicit reset. `enable` (or `auto_enable`) moves idle <-> active.
 Topics besides the robot's own: the goal (geometry_msgs/Pose), `/robot_rl/{enable,estop,reset}` (std_msgs/Bool),
 `/robot_rl/proposed_action` and `/robot_rl/applied_action` (Float64MultiArray), `/robot_rl/safety_events` and
-`/diagnostics` (diagnostic_msgs/DiagnosticArray).
+`/diagnostics` (diagnostic_msgs/DiagnosticArray); the operator's `/robot_rl/operator/joy` (sensor_msgs/Joy) and
+`/robot_rl/operator/command` (the robot's command type), arbitrated inside the tick (`deploy.arbitration`); and the
+log records of `robot_rl.data.ticks`: `/robot_rl/tick` every published tick, `/robot_rl/intervention` at takeover
+onsets and ends and operator marks, and `/robot_rl/policy` (transient local) once at start: the policy's provenance
+never depends on a timer.
 """
 
 from __future__ import annotations
@@ -21,11 +25,21 @@ from typing import Any
 
 import numpy as np
 
+from robot_rl.data.ticks import INTERVENTION_TOPIC, POLICY_TOPIC, SOURCES, TICK_TOPIC, TickRecord
 from robot_rl.deploy.adapters import Rejected, adapter_for, goal_from_pose
-from robot_rl.deploy.diagnostics import controller_status, events_message, vector_message
+from robot_rl.deploy.arbitration import END_REASONS, HOLD, OPERATOR, ArbiterState, TakeoverConfig, arbitrate
+from robot_rl.deploy.diagnostics import (
+    controller_status,
+    events_message,
+    intervention_message,
+    policy_message,
+    tick_message,
+    vector_message,
+)
 from robot_rl.deploy.loop import RateLoop
 from robot_rl.deploy.msgs import Bool, DiagnosticArray, Float64MultiArray, Pose, message_type
 from robot_rl.deploy.nodes.common import checked_config
+from robot_rl.deploy.operator_input import OperatorInput, OperatorSample
 from robot_rl.deploy.transport import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, Transport
 from robot_rl.policy import OnnxPolicy, PolicyError
 from robot_rl.robots import load_robot
@@ -69,6 +83,8 @@ class ControllerConfig:
     """Refuse a policy whose card has no passed release gate."""
     safety: dict = field(default_factory=dict)
     """Per-deployment safety overrides (may only tighten robot.yaml's limits)."""
+    takeover: dict = field(default_factory=dict)
+    """Operator takeover (`deploy.arbitration.TakeoverConfig`): topics, Joy map, debounce, staleness, release."""
 
     @classmethod
     def from_parameters(cls, params: Mapping[str, Any]) -> ControllerConfig:
@@ -99,6 +115,15 @@ class Controller:
         self.consecutive: Counter[str] = Counter()
         self.interventions: Counter[str] = Counter()
         self.ticks = 0
+        self.published = 0
+        """Ticks that published a command (the tick records' counter)."""
+        self.episode = 0
+        """Episode counter: every new goal starts one."""
+        self.takeover = TakeoverConfig.from_parameters(config.takeover)
+        self.arbiter = ArbiterState.initial()
+        self.reenabled = False
+        self.onsets = 0
+        self.sync_wait_since: float | None = None
         self.events_pending = False
         """A goal, enable or reset arrived since the last tick (see `urgent`)."""
         self.answered = False
@@ -119,6 +144,12 @@ class Controller:
         self.pub_applied = t.create_publisher("/robot_rl/applied_action", Float64MultiArray, COMMAND_QOS)
         self.pub_events = t.create_publisher("/robot_rl/safety_events", DiagnosticArray, COMMAND_QOS)
         self.pub_diag = t.create_publisher("/diagnostics", DiagnosticArray, COMMAND_QOS)
+        self.pub_tick = t.create_publisher(TICK_TOPIC, DiagnosticArray, COMMAND_QOS)
+        self.pub_intervention = t.create_publisher(INTERVENTION_TOPIC, DiagnosticArray, COMMAND_QOS)
+        self.operator = OperatorInput(t, self.takeover, self.spec, self.adapter, self._reject_operator) \
+            if self.takeover.enabled else None
+        pub_policy = t.create_publisher(POLICY_TOPIC, DiagnosticArray, LATCHED_QOS)
+        pub_policy.publish(policy_message(self.config.policy, self.policy, self.spec.name, t.now_ns()))
 
     def _reject(self, topic: str, error: Rejected) -> None:
         if self.rejections[error.reason] == 0:
@@ -131,6 +162,13 @@ class Controller:
         if self.consecutive[topic] >= self.config.reject_limit and self.mode != SAFE_STOP:
             print(f"controller: {self.consecutive[topic]} consecutive rejections on {topic}: safe-stop", flush=True)
             self.mode = SAFE_STOP
+
+    def _reject_operator(self, topic: str, error: Rejected) -> None:
+        """An operator message failed a check: counted, never acted on, and never a reason for safe-stop."""
+        if self.rejections[error.reason] == 0:
+            print(f"controller: rejected {topic}: {error} (further '{error.reason}' rejections are counted)",
+                  flush=True)
+        self.rejections[error.reason] += 1
 
     def on_state(self, key: str, msg: Any) -> None:  # noqa: ANN401 - the topic's message type
         """Decode and check one state message; keep it, or count its rejection."""
@@ -155,10 +193,12 @@ class Controller:
             return
         if self.goal is None or not np.array_equal(goal, self.goal):
             self.goal, self.last_action, self.events_pending = goal, None, True
+            self.episode += 1
 
     def on_enable(self, msg: Bool) -> None:
         """Enable (true) or disable (false) the policy."""
         self.events_pending |= self.enabled != bool(msg.data)
+        self.reenabled |= bool(msg.data)
         self.enabled = bool(msg.data)
 
     def on_estop(self, msg: Bool) -> None:
@@ -176,9 +216,25 @@ class Controller:
                 print("controller: reset: safe-stop cleared, idle", flush=True)
 
     def fresh(self) -> bool:
-        """Every state input has a newer stamp than at the previous tick."""
-        return len(self.inputs) == len(self.adapter.state_topics) and all(
+        """Every state input has a newer stamp than at the previous tick.
+
+        With `takeover.sync`, the simulated operator must also have answered that state (or `sync_timeout_s` of wall
+        time has passed: a dead operator never stalls the controller).
+        """
+        ready = len(self.inputs) == len(self.adapter.state_topics) and all(
             stamp > self.used_stamps.get(k, -1) for k, (stamp, _) in self.inputs.items())
+        if not (ready and self.operator is not None and self.takeover.sync and self.mode == ACTIVE):
+            return ready
+        if self.operator.answered(max(stamp for stamp, _ in self.inputs.values())):
+            self.sync_wait_since = None
+            return True
+        now = time.monotonic()
+        self.sync_wait_since = self.sync_wait_since or now
+        if now - self.sync_wait_since < self.takeover.sync_timeout_s:
+            return False
+        print("controller: the synced operator did not answer within takeover.sync_timeout_s; going on", flush=True)
+        self.sync_wait_since = None
+        return True
 
     def urgent(self) -> bool:
         """An event (goal, enable, reset) is waiting, and the state at hand has not been answered with a command.
@@ -199,7 +255,7 @@ class Controller:
             self.mode = IDLE
 
     def tick(self) -> None:
-        """One control step: inputs -> observation -> policy -> safety filter -> command (when not idle)."""
+        """One control step: inputs -> observation -> policy -> arbitration -> safety filter -> command (not idle)."""
         self.events_pending = False
         self._update_mode()
         if len(self.inputs) < len(self.adapter.state_topics):
@@ -207,26 +263,79 @@ class Controller:
         self.ticks += 1
         self.used_stamps = {k: stamp for k, (stamp, _) in self.inputs.items()}
         self.answered = self.mode != IDLE
-        if not self.answered:
-            return  # idle: the robot's own controller holds; nothing to compute or publish
         now = self.transport.now_ns()
+        if not self.answered:
+            self._end_takeover(now, "disabled")
+            return  # idle: the robot's own controller holds; nothing to compute or publish
         q = {k: v for _, values in self.inputs.values() for k, v in values.items()}
         if self.last_action is None:
             self.last_action = self.adapter.hold_command(q)
         goal = self.goal if self.goal is not None else np.full(self.adapter.goal_size, np.nan)
         obs = self.adapter.observation(q, goal, self.last_action)
         finite = bool(np.isfinite(obs).all())
-        proposed = self.policy.act(obs[0]).astype(np.float64) if finite and self.mode == ACTIVE else \
-            np.full(len(self.last_action), np.nan)  # safe-stop: the filter's fallback
+        nan = np.full(len(self.last_action), np.nan)
+        proposed = self.policy.act(obs[0]).astype(np.float64) if finite and self.mode == ACTIVE else nan
         state = self.adapter.safety_state(q) | {
             "inputs_finite": np.array([finite]),
             "input_age_s": np.array([(now - min(self.used_stamps.values())) / 1e9]),
             "estop": np.array([self.mode == SAFE_STOP]), "last_applied": self.last_action[None]}
-        applied, events = self.safety.certify(state, proposed[None])
-        self._publish(proposed, applied[0], events, now)
+        source, sample, onset = self._arbitrate(now, q, goal)
+        candidate = {OPERATOR: sample.command if sample else nan,
+                     HOLD: self.safety.fallback(state)[0] if self.mode == ACTIVE else nan}.get(source, proposed)
+        applied, events = self.safety.certify(state, candidate[None])
+        active = self._publish(proposed, applied[0], events, now)
+        self._record(now, q, goal, proposed, applied[0], source, sample, onset, active)
         self.last_action = applied[0]
 
-    def _publish(self, proposed: np.ndarray, applied: np.ndarray, events: Mapping[str, np.ndarray], now: int) -> None:
+    def _record(self, now: int, q: Mapping[str, np.ndarray], goal: np.ndarray, proposed: np.ndarray,
+                applied: np.ndarray, source: int, sample: OperatorSample | None, onset: bool,
+                events: list[str]) -> None:
+        """Publish this tick's `TickRecord` on /robot_rl/tick (before `last_action` moves on)."""
+        self.published += 1
+        present = sample is not None and sample.command is not None
+        self.pub_tick.publish(tick_message(TickRecord(
+            tick=self.published, stamp_ns=now, episode=self.episode, mode=self.mode, source=SOURCES[source],
+            onset=onset, state_stamps_ns=dict(self.used_stamps), quantities=q, goal=goal,
+            last_action=self.last_action, proposed=proposed, operator=sample.command if present else None,
+            applied=applied, operator_id=sample.operator_id if present else "", mark=sample.mark if sample else "",
+            policy_sha256=self.policy.card.onnx.sha256, events=tuple(events))))
+
+    def _arbitrate(self, now: int, q: Mapping[str, np.ndarray], goal: np.ndarray
+                   ) -> tuple[int, OperatorSample | None, bool]:
+        """Who commands this tick: (source code, the operator's sample or None, takeover onset)."""
+        if self.operator is None:
+            return (HOLD if self.mode == SAFE_STOP else 0), None, False
+        sample = self.operator.sample(now, q, lambda g: self.adapter.observation(q, g, self.last_action),
+                                      1.0 / self.rate_hz)
+        self.arbiter, source, onset, end = arbitrate(
+            self.arbiter, np.array([sample.deadman]), np.array([sample.fresh]), np.array([self.mode == SAFE_STOP]),
+            np.array([self.reenabled]), self.takeover.on_release == "hold")
+        self.reenabled = False
+        if end[0]:
+            self._intervention_event("end", END_REASONS[end[0]], sample.operator_id, now)
+        if onset[0]:
+            self.onsets += 1
+            self._intervention_event("onset", "deadman" if self.takeover.require_deadman else "command",
+                                     sample.operator_id, now)
+        if sample.mark:
+            self._intervention_event("mark", sample.mark, sample.operator_id, now)
+        return int(source[0]), sample, bool(onset[0])
+
+    def _end_takeover(self, now: int, reason: str) -> None:
+        """The controller went idle: an active takeover ends (a new one needs a new deadman press)."""
+        if self.arbiter.active[0]:
+            self.arbiter = ArbiterState(np.zeros(1, bool), np.zeros(1, bool), np.ones(1, bool))
+            self._intervention_event("end", reason, "", now)
+
+    def _intervention_event(self, kind: str, reason: str, operator_id: str, now: int) -> None:
+        self.pub_intervention.publish(intervention_message(kind, reason, operator_id, self.episode, self.onsets, now))
+
+    def _publish(self, proposed: np.ndarray, applied: np.ndarray, events: Mapping[str, np.ndarray],
+                 now: int) -> list[str]:
+        """Command first (least latency), then the proposed/applied vectors and safety events.
+
+        Returns the names of the safety events that fired.
+        """
         self.pub_command.publish(self.adapter.encode_command(applied))
         names = self.spec.command.names
         self.pub_proposed.publish(vector_message(proposed, names))
@@ -235,6 +344,7 @@ class Controller:
         self.interventions.update(active)
         if active:
             self.pub_events.publish(events_message(active, self.mode, now))
+        return active
 
     def publish_diagnostics(self, loop: RateLoop) -> None:
         """`/diagnostics`: mode, loop timing, input ages, filter interventions, rejections."""

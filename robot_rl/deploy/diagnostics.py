@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from robot_rl.data.ticks import (
+    INTERVENTION_STATUS,
+    POLICY_STATUS,
+    TICK_STATUS,
+    TickRecord,
+    observation_layout,
+    policy_values,
+    tick_values,
+)
 from robot_rl.deploy.msgs import (
     DiagnosticArray,
     DiagnosticStatus,
@@ -15,6 +26,9 @@ from robot_rl.deploy.msgs import (
     MultiArrayLayout,
     stamp_from_ns,
 )
+
+if TYPE_CHECKING:
+    from robot_rl.policy import OnnxPolicy
 
 
 def vector_message(values: np.ndarray, names: Sequence[str]) -> Float64MultiArray:
@@ -67,3 +81,36 @@ def episode_message(index: int, success: bool, steps: int, episode_return: float
     return status_array("robot_rl/episode", DiagnosticStatus.OK if success else DiagnosticStatus.WARN,
                         "success" if success else "failure",
                         {"index": index, "success": success, "steps": steps, "return": episode_return}, stamp)
+
+
+def tick_message(record: TickRecord) -> DiagnosticArray:
+    """`/robot_rl/tick`: one controller tick's `TickRecord` (status message = the command's source)."""
+    return status_array(TICK_STATUS, DiagnosticStatus.OK, record.source, tick_values(record), record.stamp_ns)
+
+
+def policy_message(folder: str, policy: OnnxPolicy, robot: str, stamp: int) -> DiagnosticArray:
+    """`/robot_rl/policy` (transient local): the policy's folder, ONNX sha256, robot, task, observation, card."""
+    card = policy.card
+    layout = observation_layout([(q.name, q.size) for q in card.observation.quantities])
+    card_text = (Path(policy.folder) / "card.yaml").read_text()
+    return status_array(POLICY_STATUS, DiagnosticStatus.OK, card.onnx.sha256,
+                        policy_values(folder, card.onnx.sha256, robot, card.env_id, layout, card_text), stamp)
+
+
+def intervention_message(kind: str, reason: str, operator_id: str, episode: int, onsets: int,
+                         stamp: int) -> DiagnosticArray:
+    """`/robot_rl/intervention`: a takeover 'onset' or 'end' (with its reason), or an operator's 'mark'.
+
+    Args:
+        kind: 'onset', 'end' or 'mark'.
+        reason: onset: 'deadman' or 'command'; end: 'released', 'stale', 'estop', 'disabled'; mark: 'success' or
+            'failure'.
+        operator_id: who (the Joy's frame_id).
+        episode: the controller's episode counter.
+        onsets: takeover onsets so far (this one included).
+        stamp: node time, ns.
+
+    """
+    return status_array(INTERVENTION_STATUS, DiagnosticStatus.WARN if kind == "onset" else DiagnosticStatus.OK,
+                        kind, {"kind": kind, "reason": reason, "operator_id": operator_id, "episode": episode,
+                               "onsets": onsets}, stamp)

@@ -25,13 +25,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from robot_rl.deploy.network import confine_to_localhost
-from robot_rl.deploy.nodes.common import NETWORKS, read_parameter_file
+from robot_rl.deploy.nodes.common import NETWORKS, OPERATOR_KINDS, read_parameter_file
 from robot_rl.deploy.transport import MIDDLEWARES
 
 NODE_MODULE = "robot_rl.deploy.nodes"
 """Package holding one module per node, each runnable with `python -m`."""
-START_ORDER = ("recorder", "sim_driver", "controller")
+START_ORDER = ("recorder", "sim_driver", "operator", "controller")
 """Every node the launcher knows (= the allowed YAML sections), in start order: the recorder first."""
+SIM_OPERATOR_SETS = ("takeover.sync=true", "takeover.debounce_s=0")
+"""Controller settings a simulated operator gets: ticks wait for its answer to each state (deterministic logs), and
+its button does not bounce. Given before the user's `--set`, which may override them."""
 POLL_S = 0.05
 """Supervision loop period in s."""
 
@@ -97,7 +100,7 @@ def _node_overrides(overrides: Sequence[str], params: Mapping[str, dict[str, Any
 
 def build_plan(params_file: str | Path, *, record: str | Path | None = None, middleware: str = "auto",
                sim: bool = True, overrides: Sequence[str] = (), network: str = "localhost",
-               record_default: bool = False) -> LaunchPlan:
+               record_default: bool = False, operator: str | None = None) -> LaunchPlan:
     """The processes to start for a parameter YAML: pure, no process is started and nothing is written.
 
     Args:
@@ -109,6 +112,9 @@ def build_plan(params_file: str | Path, *, record: str | Path | None = None, mid
         sim: start `sim_driver` (the simulated robot); False when a real robot driver runs.
         overrides: `NODE.KEY=VALUE` strings, passed to that node as `--set KEY=VALUE` (VALUE as YAML).
         network: 'localhost' (DDS on loopback only) or 'system' (the operator's DDS configuration).
+        operator: what the `operator` node runs (`OPERATOR_KINDS`); None: the YAML's `operator.kind` (absent: none).
+            'none' starts no operator node. A simulated operator ('sim-expert') also sets `SIM_OPERATOR_SETS` on the
+            controller.
 
     Raises:
         ValueError: invalid YAML, a needed section missing, an unknown option or override (message names the file).
@@ -119,13 +125,22 @@ def build_plan(params_file: str | Path, *, record: str | Path | None = None, mid
     if middleware not in MIDDLEWARES or network not in NETWORKS:
         raise ValueError(f"middleware must be one of {MIDDLEWARES} and network one of {NETWORKS}")
     recording = record is not None or (record_default and bool(params.get("recorder", {}).get("output_dir")))
-    wanted = [n for n in START_ORDER if (n != "recorder" or recording) and (n != "sim_driver" or sim)]
+    kind = operator if operator is not None else params.get("operator", {}).get("kind", "none")
+    if kind not in OPERATOR_KINDS:
+        raise ValueError(f"operator kind {kind!r} (from {'--operator' if operator else path}): expected one of "
+                         f"{', '.join(OPERATOR_KINDS)}")
+    skip = {"recorder": not recording, "sim_driver": not sim, "operator": kind == "none"}
+    wanted = [n for n in START_ORDER if not skip.get(n, False)]
     missing = [n for n in wanted if n not in params]
     if missing:
         raise ValueError(f"{path}: missing section(s) {', '.join(missing)} (needed: {', '.join(wanted)})")
     sets = _node_overrides(overrides, {n: params[n] for n in wanted}, path)
     if record is not None:
         sets.setdefault("recorder", []).insert(0, f"output_dir={Path(record).resolve()}")
+    if operator is not None and kind != "none":
+        sets.setdefault("operator", []).insert(0, f"kind={kind}")
+    if kind == "sim-expert":
+        sets["controller"] = [*SIM_OPERATOR_SETS, *sets.get("controller", [])]
     nodes = {}
     for node in wanted:
         argv = [sys.executable, "-m", f"{NODE_MODULE}.{node}", "--params", str(path), "--node", node,
@@ -261,7 +276,7 @@ def supervise(plan: LaunchPlan, duration_s: float | None = None, grace_s: float 
 
 def launch(params_file: str | Path, *, duration_s: float | None = None, record: str | Path | None = None,
            middleware: str = "auto", sim: bool = True, overrides: Sequence[str] = (),
-           network: str = "localhost", record_default: bool = True) -> int:
+           network: str = "localhost", record_default: bool = True, operator: str | None = None) -> int:
     """`robot-rl launch`: confine DDS to this machine (unless network='system'), start the nodes, supervise them.
 
     Args:
@@ -273,6 +288,7 @@ def launch(params_file: str | Path, *, duration_s: float | None = None, record: 
         sim: start the simulated robot driver.
         overrides: `NODE.KEY=VALUE` parameter overrides.
         network: 'localhost' (loopback only, the default) or 'system'.
+        operator: the operator node's kind (see `build_plan`); None keeps the YAML's.
 
     Returns:
         The exit code (see `supervise`).
@@ -281,7 +297,7 @@ def launch(params_file: str | Path, *, duration_s: float | None = None, record: 
     if network == "localhost":
         confine_to_localhost()
     plan = build_plan(params_file, record=record, middleware=middleware, sim=sim, overrides=overrides,
-                      network=network, record_default=record_default)
+                      network=network, record_default=record_default, operator=operator)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:

@@ -69,6 +69,7 @@ def test_shipped_policy_succeeds_against_hidden_reality_over_dds(robot: str, tmp
     commands, times, goals = commands_in_bag(bag, robot)
     assert len(commands) >= summary["commands_received"] * 0.95  # the bag holds (nearly) every command sent
     assert policy_hashes_in_bag(bag) == {yaml_card_hash(robot)}  # the bag says which policy acted
+    assert {r.policy_sha256 for r in tick_records(bag)} == {yaml_card_hash(robot)}  # on every tick too
     low, high = command_box(robot)
     assert (commands >= low - TOLERANCE).all() and (commands <= high + TOLERANCE).all()
     if robot == "mobile_base":  # speeding up by at most accel x dt per cycle (braking is always allowed)
@@ -77,9 +78,18 @@ def test_shipped_policy_succeeds_against_hidden_reality_over_dds(robot: str, tmp
 
 
 def policy_hashes_in_bag(bag: Path) -> set[str]:
-    """The policy sha256 values the controller reported on /diagnostics."""
-    return {kv.value for _, _, _, msg in read_bag(bag, topics=["/diagnostics"]) for status in msg.status
+    """The policy sha256 the controller recorded at start on /robot_rl/policy (transient local, never a timer)."""
+    return {kv.value for _, _, _, msg in read_bag(bag, topics=["/robot_rl/policy"]) for status in msg.status
             for kv in status.values if kv.key == "policy_sha256"}
+
+
+def tick_records(bag: Path) -> list:
+    """The controller's per-tick records in the bag, in order."""
+    from robot_rl.data.ticks import parse_tick
+    from robot_rl.deploy.msgs import ns_from_stamp
+
+    return [parse_tick({kv.key: kv.value for kv in msg.status[0].values}, ns_from_stamp(msg.header.stamp))
+            for _, _, _, msg in read_bag(bag, topics=["/robot_rl/tick"])]
 
 
 def yaml_card_hash(robot: str) -> str:

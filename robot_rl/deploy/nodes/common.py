@@ -29,6 +29,9 @@ C = TypeVar("C")
 NETWORKS = ("localhost", "system")
 """localhost: DDS/ROS 2 confined to this machine (tests, demos); system: the operator's own configuration."""
 
+OPERATOR_KINDS = ("none", "joy", "keyboard", "spacemouse", "sim-expert")
+"""What the operator node runs: nothing, a person's device (gamepad, keyboard, SpaceMouse) or a simulated operator."""
+
 NodeRun = Callable[[Any, Mapping[str, Any], threading.Event], int]
 """`run(transport, parameters, stop) -> exit code`: a node's body; returns when `stop` is set or its job is done."""
 
