@@ -1,5 +1,6 @@
 """`ros2 launch robot_rl_ros arm.launch.py [policy:=DIR] [params_file:=YAML] [use_sim:=false] [record:=DIR]`.
 
+Also `[operator:=none|joy|keyboard|spacemouse|sim-expert]`: who may take over (the operator node).
 The arm's controller, its simulated driver and (with record:=DIR) the recorder;
 parameters from arm.yaml.
 """
@@ -14,5 +15,5 @@ from robot_rl_launch_common import robot_launch_description  # noqa: E402
 
 
 def generate_launch_description() -> LaunchDescription:
-    """Arguments policy, params_file, use_sim, record; nodes sim_driver, controller, recorder."""
+    """Arguments policy, params_file, use_sim, record, operator; nodes sim_driver, controller, operator, recorder."""
     return robot_launch_description("arm", Path(__file__).parent / "arm.yaml")

@@ -1,7 +1,7 @@
 """The one launch description behind arm.launch.py, quadrotor.launch.py and mobile_base.launch.py.
 
-Nodes come from package robot_rl_ros (executables controller, sim_driver, recorder), each named as its section in
-the parameter YAML it shares with `robot-rl launch` (the ROS-free launcher).
+Nodes come from package robot_rl_ros (executables controller, sim_driver, operator, recorder), each named as its
+section in the parameter YAML it shares with `robot-rl launch` (the ROS-free launcher).
 """
 
 from __future__ import annotations
@@ -16,16 +16,17 @@ from launch_ros.actions import Node
 from launch import LaunchDescription
 
 PACKAGE = "robot_rl_ros"
+OPERATORS = ["none", "joy", "keyboard", "spacemouse", "sim-expert"]
+SIM_OPERATOR = {"takeover.sync": True, "takeover.debounce_s": 0.0}
+"""What a simulated operator sets on the controller, as `robot-rl launch --operator sim-expert` does."""
 
 
-def _is_set(name: str) -> IfCondition:
-    """True when launch argument `name` is not the empty string."""
-    return IfCondition(PythonExpression(["'", LaunchConfiguration(name), "' != ''"]))
-
-
-def _is_empty(name: str) -> IfCondition:
-    """True when launch argument `name` is the empty string."""
-    return IfCondition(PythonExpression(["'", LaunchConfiguration(name), "' == ''"]))
+def _when(*tests: tuple[str, str]) -> IfCondition:
+    """True when every `(argument, python test)` holds, e.g. `("policy", "!= ''")`."""
+    parts: list = []
+    for name, test in tests:
+        parts += [" and " if parts else "", "'", LaunchConfiguration(name), f"' {test}"]
+    return IfCondition(PythonExpression(parts))
 
 
 def _node(executable: str, **kwargs: object) -> Node:
@@ -33,8 +34,20 @@ def _node(executable: str, **kwargs: object) -> Node:
     return Node(package=PACKAGE, executable=executable, name=executable, output="screen", emulate_tty=True, **kwargs)
 
 
+def _controllers(params: LaunchConfiguration) -> list[Node]:
+    """The controller, with the YAML's or the `policy` argument's policy, synced to a simulated operator or not."""
+    nodes = []
+    for policy_test, policy_params in (("== ''", []), ("!= ''", [{"policy": LaunchConfiguration("policy")}])):
+        for operator_test, operator_params in (("!= 'sim-expert'", []), ("== 'sim-expert'", [SIM_OPERATOR])):
+            nodes.append(_node("controller", parameters=[params, *policy_params, *operator_params],
+                               condition=_when(("policy", policy_test), ("operator", operator_test))))
+    return nodes
+
+
 def robot_launch_description(robot: str, params_file: Path) -> LaunchDescription:
-    """Arguments policy, params_file, use_sim, record; nodes sim_driver (if use_sim), controller, recorder (if record).
+    """Arguments policy, params_file, use_sim, record, operator; nodes sim_driver, controller, operator, recorder.
+
+    sim_driver starts if use_sim, the operator node unless operator:=none, the recorder if record is set.
 
     Args:
         robot: robot name (arm, quadrotor, mobile_base), used in the argument descriptions.
@@ -54,10 +67,13 @@ def robot_launch_description(robot: str, params_file: Path) -> LaunchDescription
         DeclareLaunchArgument("record", default_value="",
                               description="bag directory: start the recorder (rosbag2 MCAP) writing there; empty: "
                                           "no recorder"),
+        DeclareLaunchArgument("operator", default_value="none", choices=OPERATORS,
+                              description="who may take over from the policy: a gamepad (joy), the terminal "
+                                          "keyboard, a SpaceMouse, or a simulated operator (sim-expert); none: nobody"),
         _node("sim_driver", parameters=[params], condition=IfCondition(LaunchConfiguration("use_sim"))),
-        _node("controller", parameters=[params], condition=_is_empty("policy")),
-        _node("controller", parameters=[params, {"policy": LaunchConfiguration("policy")}],
-              condition=_is_set("policy")),
+        *_controllers(params),
+        _node("operator", parameters=[params, {"kind": LaunchConfiguration("operator")}],
+              condition=_when(("operator", "!= 'none'"))),
         _node("recorder", parameters=[params, {"output_dir": LaunchConfiguration("record")}],
-              condition=_is_set("record")),
+              condition=_when(("record", "!= ''"))),
     ])

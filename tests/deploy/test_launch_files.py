@@ -71,7 +71,8 @@ def _started(entities, **launch_args):
     for node in (e for e in entities if "executable" in e.kwargs):
         if node.kwargs["condition"] is None or node.kwargs["condition"].holds(config):
             params = [p.resolve(config) if isinstance(p, LaunchConfiguration) else
-                      {k: v.resolve(config) for k, v in p.items()} for p in node.kwargs["parameters"]]
+                      {k: v.resolve(config) if isinstance(v, LaunchConfiguration) else v for k, v in p.items()}
+                      for p in node.kwargs["parameters"]]
             nodes.append((node.kwargs["executable"], node.kwargs["name"], params))
     return nodes
 
@@ -87,7 +88,9 @@ def test_launch_file_syntax_and_entry_point(robot):
 def test_arguments_are_declared_and_described(monkeypatch, robot):
     entities = _description(monkeypatch, robot)
     arguments = {e.args[0]: e.kwargs for e in entities if "default_value" in e.kwargs}
-    assert set(arguments) == {"policy", "params_file", "use_sim", "record"}
+    assert set(arguments) == {"policy", "params_file", "use_sim", "record", "operator"}
+    assert arguments["operator"]["default_value"] == "none"
+    assert arguments["operator"]["choices"] == ["none", "joy", "keyboard", "spacemouse", "sim-expert"]
     assert all(len(a["description"]) > 20 for a in arguments.values())
     assert arguments["params_file"]["default_value"] == str(LAUNCH_DIR / f"{robot}.yaml")
     assert arguments["use_sim"]["default_value"] == "true"
@@ -107,3 +110,16 @@ def test_node_set_follows_the_arguments(monkeypatch, robot):
         ("recorder", "recorder", [params, {"output_dir": "logs/a"}]),
     ]
     assert [n[0] for n in _started(entities, params_file="/p.yaml")] == ["sim_driver", "controller"]
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_operator_argument_starts_the_operator_node(monkeypatch, robot):
+    entities = _description(monkeypatch, robot)
+    params = str(LAUNCH_DIR / f"{robot}.yaml")
+    started = _started(entities, operator="joy")
+    assert ("operator", "operator", [params, {"kind": "joy"}]) in started
+    assert ("controller", "controller", [params]) in started  # a person's device: the controller as configured
+    sim = _started(entities, operator="sim-expert", policy="policies/x")
+    assert ("controller", "controller", [params, {"policy": "policies/x"},
+                                         {"takeover.sync": True, "takeover.debounce_s": 0.0}]) in sim
+    assert [n[0] for n in sim].count("controller") == 1  # exactly one controller whatever the arguments

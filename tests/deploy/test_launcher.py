@@ -134,6 +134,32 @@ def test_bad_overrides(override, message):
         build_plan(LAUNCH_DIR / "arm.yaml", overrides=[override])
 
 
+def test_operator_kind_starts_the_operator_node():
+    plan = build_plan(LAUNCH_DIR / "arm.yaml", operator="joy", overrides=["operator.device.rate_hz=30"])
+    assert list(plan.nodes) == ["sim_driver", "operator", "controller"]  # the operator before the controller
+    assert plan.nodes["operator"][11:] == ("--set", "kind=joy", "--set", "device.rate_hz=30")
+    assert plan.nodes["controller"][11:] == ()  # a person's device: the controller as configured
+    assert "operator" not in build_plan(LAUNCH_DIR / "arm.yaml").nodes  # the YAML's kind: none
+
+
+def test_simulated_operator_syncs_the_controller_and_user_sets_win():
+    plan = build_plan(LAUNCH_DIR / "arm.yaml", operator="sim-expert", overrides=["controller.takeover.sync=false"])
+    assert plan.nodes["controller"][11:] == ("--set", "takeover.sync=true", "--set", "takeover.debounce_s=0",
+                                             "--set", "takeover.sync=false")  # the last --set wins
+    with pytest.raises(ValueError, match="operator kind 'gamepad'"):
+        build_plan(LAUNCH_DIR / "arm.yaml", operator="gamepad")
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_operator_section_matches_the_robot(robot):
+    params = load_params(LAUNCH_DIR / f"{robot}.yaml")
+    assert params["operator"]["robot"] == robot and params["operator"]["env_id"] == params["sim_driver"]["env_id"]
+    topics = [entry.split()[0] for entry in params["recorder"]["topics"]]
+    for topic in ("/robot_rl/tick", "/robot_rl/policy", "/robot_rl/intervention", "/robot_rl/operator/joy",
+                  "/robot_rl/operator/command", "/robot_rl/operator/status"):
+        assert topic in topics
+
+
 def test_nested_override_goes_to_the_node():
     plan = build_plan(LAUNCH_DIR / "arm.yaml", overrides=["controller.safety.max_joint_vel_rad_s=1.5"])
     assert plan.nodes["controller"][-2:] == ("--set", "safety.max_joint_vel_rad_s=1.5")

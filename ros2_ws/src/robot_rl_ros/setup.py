@@ -29,13 +29,15 @@ setup(
     zip_safe=True,
     maintainer="robot_rl maintainers",
     maintainer_email="robot-rl@example.com",
-    description="ROS 2 nodes of robot_rl: controller, sim_driver, recorder (rclpy wrappers over robot_rl.deploy).",
+    description="ROS 2 nodes of robot_rl: controller, sim_driver, operator, recorder (rclpy wrappers over "
+                "robot_rl.deploy).",
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
             "controller = robot_rl_ros.nodes:controller",
             "sim_driver = robot_rl_ros.nodes:sim_driver",
             "recorder = robot_rl_ros.nodes:recorder",
+            "operator = robot_rl_ros.nodes:operator",
         ],
     },
 )

@@ -1,4 +1,4 @@
-"""Console entry points `controller`, `sim_driver`, `recorder`: run the robot_rl node with rclpy.
+"""Console entry points `controller`, `sim_driver`, `operator`, `recorder`: run the robot_rl node with rclpy.
 
 `ros2 run robot_rl_ros controller --ros-args --params-file launch/arm.yaml` and `ros2 launch` call these with ROS 2
 arguments; `ros_args.node_argv` turns them into the node's own command line (`--params FILE --node NAME
@@ -32,3 +32,8 @@ def sim_driver() -> int:
 def recorder() -> int:
     """`ros2 run robot_rl_ros recorder`: rosbag2 MCAP logger."""
     return run("recorder")
+
+
+def operator() -> int:
+    """`ros2 run robot_rl_ros operator`: a gamepad, keyboard or SpaceMouse, or a simulated operator."""
+    return run("operator")
