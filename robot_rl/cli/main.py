@@ -7,6 +7,8 @@ import json
 import sys
 from collections.abc import Sequence
 
+from robot_rl.cli.dataset import add_dataset_command
+from robot_rl.cli.teleop import add_teleop_command
 from robot_rl.deploy.network import confine_to_localhost
 
 
@@ -134,7 +136,8 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     from robot_rl.deploy.launcher import launch
 
     return launch(args.params_file, duration_s=args.duration, record=args.record, middleware=args.middleware,
-                  sim=not args.no_sim, overrides=args.set, network=args.network, record_default=not args.no_record)
+                  sim=not args.no_sim, overrides=args.set, network=args.network, record_default=not args.no_record,
+                  operator=args.operator)
 
 
 def _cmd_bag(args: argparse.Namespace) -> int:
@@ -208,6 +211,9 @@ def _add_launch_command(sub: argparse._SubParsersAction) -> None:
                    help="override one parameter of one node, VALUE as YAML (repeatable), e.g. sim_driver.episodes=3")
     p.add_argument("--network", choices=["localhost", "system"], default="localhost",
                    help="localhost (default): DDS on loopback only; system: the operator's DDS configuration")
+    p.add_argument("--operator", choices=["none", "joy", "keyboard", "spacemouse", "sim-expert"],
+                   help="who may take over (default: the YAML's operator.kind): a gamepad, the terminal keyboard, a "
+                   "SpaceMouse, or a simulated operator; set its parameters with --set operator.KEY=VALUE")
     p.set_defaults(func=_cmd_launch)
 
 
@@ -244,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_policy_commands(sub)
     _add_launch_command(sub)
     _add_topic_command(sub)
+    add_teleop_command(sub)
+    add_dataset_command(sub)
     p = sub.add_parser("bag", help="summarize a rosbag2 MCAP bag (like `ros2 bag info`); --recover repairs a bag "
                        "left by a killed recorder")
     p.add_argument("bag_dir", help="bag directory (holds metadata.yaml)")

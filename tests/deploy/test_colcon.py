@@ -17,7 +17,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = REPO / "ros2_ws" / "src" / "robot_rl_ros"
 COLCON = Path(sys.executable).parent / "colcon"
-EXECUTABLES = ("controller", "sim_driver", "recorder")
+EXECUTABLES = ("controller", "sim_driver", "operator", "recorder")
 
 sys.path.insert(0, str(PACKAGE_DIR))
 from robot_rl_ros import nodes  # noqa: E402
