@@ -32,6 +32,9 @@ NODE_MODULE = "robot_rl.deploy.nodes"
 """Package holding one module per node, each runnable with `python -m`."""
 START_ORDER = ("recorder", "sim_driver", "operator", "controller")
 """Every node the launcher knows (= the allowed YAML sections), in start order: the recorder first."""
+OPTIONAL_NODES = ("operator",)
+"""Nodes whose exit does not stop the others: an unplugged gamepad ends its takeover (its last Joy releases the
+deadman, and its silence is stale input), while the robot goes on under the policy and the safety filter."""
 SIM_OPERATOR_SETS = ("takeover.sync=true", "takeover.debounce_s=0")
 """Controller settings a simulated operator gets: ticks wait for its answer to each state (deterministic logs), and
 its button does not bounce. Given before the user's `--set`, which may override them."""
@@ -226,12 +229,21 @@ def _exit_code(returncode: int) -> int:
 
 def _watch(procs: Mapping[str, subprocess.Popen], duration_s: float | None,
            stop: threading.Event) -> tuple[str, int] | None:
-    """Wait until a node exits (returns its name and code), `duration_s` s pass or `stop` is set (None)."""
+    """Wait until a node exits (returns its name and code), `duration_s` s pass or `stop` is set (None).
+
+    An `OPTIONAL_NODES` node that exits is reported once and watched no further.
+    """
     deadline = None if duration_s is None else time.monotonic() + duration_s
+    gone: set[str] = set()
     while not stop.is_set():
         for node, proc in procs.items():
-            if proc.poll() is not None:
+            if node in gone or proc.poll() is None:
+                continue
+            if node not in OPTIONAL_NODES:
                 return node, _exit_code(proc.returncode)
+            gone.add(node)
+            print(f"robot-rl launch: node '{node}' exited with code {_exit_code(proc.returncode)}; the others go on "
+                  "(any takeover has ended)", file=sys.stderr)
         if deadline is not None and time.monotonic() >= deadline:
             return None
         stop.wait(POLL_S)

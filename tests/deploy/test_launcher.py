@@ -197,6 +197,16 @@ def test_node_done_with_zero_stops_the_others_and_returns_zero(fake_node, capfd)
     assert "[controller] controller stopped by SIGINT\n" in capfd.readouterr().out
 
 
+def test_an_unplugged_operator_does_not_stop_the_robot(fake_node, capfd):
+    # the operator's device is lost (exit 1 at 0.2 s); the controller goes on until the sim_driver is done at 1.5 s
+    plan = _plan(sim_driver=fake_node("sim_driver", "exit:0:1.5"), operator=fake_node("operator", "exit:1:0.2"),
+                 controller=fake_node("controller"))
+    assert supervise(plan) == 0
+    out, err = capfd.readouterr()
+    assert "node 'operator' exited with code 1; the others go on" in err
+    assert "[sim_driver] sim_driver exiting 0" in out and "[controller] controller stopped by SIGINT\n" in out
+
+
 def test_sigterm_after_grace_when_sigint_is_ignored(fake_node, capfd):
     plan = _plan(controller=fake_node("controller", "stubborn"))
     assert supervise(plan, duration_s=0.5, grace_s=0.5) == 0
