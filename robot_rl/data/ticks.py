@@ -78,7 +78,7 @@ class TickRecord:
 
 
 def _vector(values: np.ndarray) -> str:
-    return ",".join(repr(float(v)) for v in np.asarray(values, dtype=np.float64).ravel())
+    return ",".join(map(repr, np.asarray(values, dtype=np.float64).ravel().tolist()))
 
 
 def _parse_vector(text: str, key: str) -> np.ndarray:

@@ -140,7 +140,7 @@ def arbitrate(state: ArbiterState, deadman: np.ndarray, fresh: np.ndarray, estop
     onset = ~was & ~estop & deadman & fresh & ~state.rearm
     active = (was & ~estop & fresh & deadman) | onset
     rearm = (((state.rearm | estop) & deadman) | stale_end | estop_end) & ~active
-    end = np.select([estop_end, stale_end, released_end], [ESTOP, STALE, RELEASED], NONE).astype(np.int8)
+    end = np.where(estop_end, ESTOP, np.where(stale_end, STALE, np.where(released_end, RELEASED, NONE)))
     holding = np.where(active, False, np.where(end != NONE, hold_on_release, state.holding & ~reenable))
-    source = np.select([estop, active, holding], [HOLD, OPERATOR, HOLD], POLICY).astype(np.int8)
-    return ArbiterState(active, holding, rearm), source, onset, end
+    source = np.where(estop | holding, HOLD, np.where(active, OPERATOR, POLICY))  # holding excludes active
+    return ArbiterState(active, holding, rearm), source.astype(np.int8), onset, end.astype(np.int8)

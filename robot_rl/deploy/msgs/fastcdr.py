@@ -1,7 +1,7 @@
 """Fast XCDR1 little-endian codecs for the hot message types, byte-identical to cyclonedds' generic serializer.
 
 cyclonedds-python encodes through a per-field machine in Python (JointState(7): 24 µs to encode, 22 to decode;
-here 5.5 and 5.8, docs/benchmarks.md); these functions use a few `struct` calls per message.
+here 5.5 and 5.8, docs/benchmarks.md; /robot_rl/tick's DiagnosticArray: `fastcdr_diagnostic`); few `struct` calls each.
 
 XCDR1 ("plain CDR", as ROS 2 sends it and rosbag2 stores it): header 00 01 00 00, then the payload, aligned relative
 to its start; primitives aligned to their size (float64 to 8), zero padding; string = uint32 length incl. NUL
@@ -392,7 +392,9 @@ def _fast_deserialize(cls: type, decode: Callable[[bytes], Any]) -> classmethod:
 
 
 def install() -> None:
-    """Route `serialize`/`deserialize` of every class in `CODECS` through its fast codec (idempotent)."""
-    for cls, codec in CODECS.items():
+    """Route `serialize`/`deserialize` of every class in `CODECS` and `fastcdr_diagnostic.CODECS` fast (idempotent)."""
+    from robot_rl.deploy.msgs.fastcdr_diagnostic import CODECS as DIAGNOSTIC_CODECS  # imports this module's helpers
+
+    for cls, codec in (CODECS | DIAGNOSTIC_CODECS).items():
         cls.serialize = _fast_serialize(cls, codec.encode)
         cls.deserialize = _fast_deserialize(cls, codec.decode)
