@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 TICK_TOPIC = "/robot_rl/tick"
-"""diagnostic_msgs/msg/DiagnosticArray, reliable: one `TickRecord` per published command."""
+"""diagnostic_msgs/msg/DiagnosticArray, reliable, transient local (keep last 100, `LOG_QOS`): one `TickRecord` per
+command sent."""
 POLICY_TOPIC = "/robot_rl/policy"
 """diagnostic_msgs/msg/DiagnosticArray, reliable + transient local: the policy's hash and card, sent at start."""
 INTERVENTION_TOPIC = "/robot_rl/intervention"
-"""diagnostic_msgs/msg/DiagnosticArray, reliable: takeover onsets and ends, and the operator's episode marks."""
+"""diagnostic_msgs/msg/DiagnosticArray, reliable, transient local (keep last 100): takeover onsets and ends, and the
+operator's episode marks."""
 TICK_STATUS, POLICY_STATUS, INTERVENTION_STATUS = "robot_rl/tick", "robot_rl/policy", "robot_rl/intervention"
 
 SOURCES = ("policy", "operator", "hold")

@@ -40,7 +40,7 @@ from robot_rl.deploy.loop import RateLoop
 from robot_rl.deploy.msgs import Bool, DiagnosticArray, Float64MultiArray, Pose, message_type
 from robot_rl.deploy.nodes.common import checked_config
 from robot_rl.deploy.operator_input import OperatorInput, OperatorSample
-from robot_rl.deploy.transport import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, Transport
+from robot_rl.deploy.transport import COMMAND_QOS, LATCHED_QOS, LOG_QOS, SENSOR_QOS, Transport
 from robot_rl.policy import OnnxPolicy, PolicyError
 from robot_rl.robots import load_robot
 from robot_rl.safety import SafetyFilter, estop_latch
@@ -144,8 +144,8 @@ class Controller:
         self.pub_applied = t.create_publisher("/robot_rl/applied_action", Float64MultiArray, COMMAND_QOS)
         self.pub_events = t.create_publisher("/robot_rl/safety_events", DiagnosticArray, COMMAND_QOS)
         self.pub_diag = t.create_publisher("/diagnostics", DiagnosticArray, COMMAND_QOS)
-        self.pub_tick = t.create_publisher(TICK_TOPIC, DiagnosticArray, COMMAND_QOS)
-        self.pub_intervention = t.create_publisher(INTERVENTION_TOPIC, DiagnosticArray, COMMAND_QOS)
+        self.pub_tick = t.create_publisher(TICK_TOPIC, DiagnosticArray, LOG_QOS)
+        self.pub_intervention = t.create_publisher(INTERVENTION_TOPIC, DiagnosticArray, LOG_QOS)
         self.operator = OperatorInput(t, self.takeover, self.spec, self.adapter, self._reject_operator) \
             if self.takeover.enabled else None
         pub_policy = t.create_publisher(POLICY_TOPIC, DiagnosticArray, LATCHED_QOS)

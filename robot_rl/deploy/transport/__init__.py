@@ -9,7 +9,7 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
-from robot_rl.deploy.transport.base import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, Publisher, QoS, Transport
+from robot_rl.deploy.transport.base import COMMAND_QOS, LATCHED_QOS, LOG_QOS, SENSOR_QOS, Publisher, QoS, Transport
 
 MIDDLEWARES = ("auto", "dds", "rclpy")
 """'auto' picks rclpy when it can be imported (a sourced ROS 2 installation), else CycloneDDS."""
@@ -50,4 +50,5 @@ def _rclpy_available() -> bool:
     return True
 
 
-__all__ = ["COMMAND_QOS", "LATCHED_QOS", "MIDDLEWARES", "SENSOR_QOS", "Publisher", "QoS", "Transport", "make_transport"]
+__all__ = ["COMMAND_QOS", "LATCHED_QOS", "LOG_QOS", "MIDDLEWARES", "SENSOR_QOS", "Publisher", "QoS", "Transport",
+           "make_transport"]

@@ -30,6 +30,9 @@ COMMAND_QOS = QoS(reliable=True, depth=10)
 """ROS 2 default: reliable, keep last 10 (commands, enable/e-stop, diagnostics)."""
 LATCHED_QOS = QoS(reliable=True, depth=1, transient_local=True)
 """Reliable, transient local, keep last 1: late joiners get the last value (goals, e-stop state)."""
+LOG_QOS = QoS(reliable=True, depth=100, transient_local=True)
+"""Reliable, transient local, keep last 100: the per-tick log records. A recorder whose reader matched the
+controller's writer a few ticks late (discovery runs concurrently with the first ticks) still gets every record."""
 
 
 class Publisher(Protocol):
