@@ -13,7 +13,7 @@ ROS_UNAVAILABLE := $(ROS_VENV)/UNAVAILABLE
 ROS_WHEELS := "ros-jazzy-rclpy[fastrtps]" ros-jazzy-sensor-msgs ros-jazzy-std-msgs ros-jazzy-geometry-msgs \
 	ros-jazzy-nav-msgs ros-jazzy-diagnostic-msgs
 # What `robot_rl.deploy` needs at run time (no torch): the project itself goes in with --no-deps.
-ROS_RUNTIME := numpy pyyaml pydantic onnxruntime mujoco gymnasium "cyclonedds>=0.10.5" "rosbags>=0.10"
+ROS_RUNTIME := numpy pyyaml pydantic onnxruntime mujoco "ruckig>=0.12" gymnasium "cyclonedds>=0.10.5" "rosbags>=0.10"
 
 .PHONY: setup ros-env demo test lint bench clean
 

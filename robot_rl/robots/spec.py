@@ -84,7 +84,10 @@ class JointSpec(StrictModel):
     position_min_rad: float
     position_max_rad: float
     velocity_max_rad_s: float = Field(gt=0)
+    acceleration_max_rad_s2: float = Field(gt=0, description="hardware limit of the commanded joint acceleration")
+    jerk_max_rad_s3: float = Field(gt=0, description="hardware limit of the commanded joint jerk")
     effort_max_nm: float = Field(gt=0)
+    effort_rate_max_nm_s: float = Field(gt=0, description="hardware limit of the commanded torque's rate")
     kp_nm_per_rad: float = Field(ge=0, description="servo stiffness")
     kd_nm_s_per_rad: float = Field(ge=0, description="servo damping")
     damping_nm_s_per_rad: float = Field(ge=0, description="passive viscous joint damping")
@@ -194,18 +197,15 @@ def _check_box(low: list[float], high: list[float], what: str) -> None:
 
 
 class ArmSafety(SafetyCommon):
-    """Arm safety limits beyond the joints' own: margins, command acceleration, end-effector workspace."""
+    """Arm safety limits beyond the joints' own (position, velocity, acceleration, jerk): margin and workspace."""
 
     joint_margin_rad: float = Field(ge=0, description="targets stay this far inside each joint's position limits")
-    acceleration_max_rad_s2: list[float] = Field(description="per joint, bound on the commanded velocity change")
     workspace_low_m: list[float] = Field(description="end-effector box lower corner, base frame, m")
     workspace_high_m: list[float] = Field(description="end-effector box upper corner, base frame, m")
 
     @model_validator(mode="after")
     def _check(self) -> ArmSafety:
         _check_box(self.workspace_low_m, self.workspace_high_m, "workspace")
-        if not all(a > 0 for a in self.acceleration_max_rad_s2):
-            raise ValueError("acceleration_max_rad_s2 must be positive")
         return self
 
 
@@ -292,9 +292,6 @@ class RobotSpec(StrictModel):
         s = self.safety
         if s is not None and _safety_tag(s) != self.kind:
             raise ValueError(f"safety block is for '{_safety_tag(s)}', robot kind is '{self.kind}'")
-        if isinstance(s, ArmSafety) and len(s.acceleration_max_rad_s2) != len(self.arm.joints):
-            raise ValueError(f"safety.acceleration_max_rad_s2 has {len(s.acceleration_max_rad_s2)} values for "
-                             f"{len(self.arm.joints)} joints")
         if isinstance(s, QuadrotorSafety):
             hw = [min(-lo, hi) for lo, hi in zip(self.command.low[1:], self.command.high[1:], strict=True)]
             if any(r > h for r, h in zip(s.body_rate_max_rad_s, hw, strict=True)):

@@ -1,16 +1,13 @@
-"""Arm safety rules: joint position targets kept inside limits, speed, acceleration and an end-effector box.
+"""Arm safety rules: joint position targets kept inside limits, speed and an end-effector box.
 
 The command is a joint position target `x` `[N, 7]` rad for a position servo; `r` = `last_applied` (the servo's
 current reference), `q`, `qd` = measured positions and velocities, `dt` = control period. In order:
 
 1. position: `x1 = clip(x, pos_min + margin, pos_max - margin)`                         (event `position_limit`)
-2. speed and acceleration of the implied velocity `v = (x1 - r) / dt`, per joint:
-   `v` must lie in `[lo, hi]` with `lo = max(-vmax, min(0, qd - amax dt))`, `hi = min(vmax, max(0, qd + amax dt))`:
-   the commanded velocity stays within `vmax`, and differs from the measured one by at most `amax dt` when speeding
-   up; slowing toward zero is never limited (braking is always allowed). Joints outside get
-   `x2 = r + clip(v, lo, hi) dt` (events `velocity_limit` if `|v| > vmax`, else `acceleration_limit`).
-   Because `[lo, hi]` contains 0, `x2` lies between `r` and `x1`, so step 1 still holds when `r` does; a reference
-   outside the limits (first cycle, tightened override) is clipped back in, position limits taking priority.
+2. speed of the target stream: the implied velocity `v = (x1 - r) / dt` must lie in `[-vmax, vmax]` per joint;
+   joints outside get `x2 = r + clip(v, -vmax, vmax) dt` (event `velocity_limit`). `x2` lies between `r` and
+   `x1`, so step 1 still holds when `r` does; a reference outside the limits (first cycle, tightened override) is
+   clipped back in, position limits taking priority.
 3. workspace: if `FK(x2)` leaves the box `[workspace_low, workspace_high]`, the target is pulled back along the
    segment from an anchor whose FK is inside: `x3 = a + s (x2 - a)`, `s` found by bisection (16 halvings, keeping
    the inside end). The anchor is `r` when `r` is inside the position limits and `FK(r)` inside the box (then steps
@@ -18,6 +15,12 @@ current reference), `q`, `qd` = measured positions and velocities, `dt` = contro
    (hold where it is).                                                                  (event `workspace`)
 
 A proposal that passes every step is returned unchanged, bit for bit.
+
+Acceleration and jerk are not rules on the 50 Hz target: the certified target goes to the jerk-limited generator
+(`robot_rl.safety.trajectory`, Ruckig at 1 kHz, limits `acceleration_max_rad_s2` and `jerk_max_rad_s3`), which
+the controller runs after this filter and the simulated plant runs too, so every executed sample is within the
+velocity, acceleration and jerk limits whatever the targets do (a rule on the targets' own acceleration against the
+Panda's 7.5-20 rad/s^2 would clip what the generator smooths anyway).
 
 Fallback (non-finite input or action, stale input, e-stop): hold the measured position clipped into the limits with
 margin; non-finite elements of `q` are replaced by `last_applied`, then by the middle of the limits.
@@ -33,7 +36,7 @@ from robot_rl.robots.kinematics import forward_kinematics
 from robot_rl.safety.guards import GUARD_EVENTS, guard_events, run_with_fallback
 from robot_rl.safety.limits import ArmLimits
 
-LIMIT_EVENTS = ("position_limit", "velocity_limit", "acceleration_limit", "workspace")
+LIMIT_EVENTS = ("position_limit", "velocity_limit", "workspace")
 EVENT_NAMES = (*GUARD_EVENTS, "clipped", *LIMIT_EVENTS)
 INPUT_KEYS = ("joint_pos_rad", "joint_vel_rad_s", "last_applied")
 BISECTION_STEPS = 16
@@ -59,29 +62,18 @@ def fallback_arm(limits: ArmLimits, state: Mapping[str, np.ndarray]) -> np.ndarr
     return hold_position(limits, state)
 
 
-def velocity_bounds(limits: ArmLimits, joint_vel_rad_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Allowed implied velocity `[lo, hi]` `[N, 7]` rad/s: within vmax, speeding up by at most `amax * dt`."""
-    adt = limits.accel_step_rad_s
-    lo = np.maximum(np.minimum(joint_vel_rad_s - adt, 0.0), limits.velocity_min_rad_s)
-    hi = np.minimum(np.maximum(joint_vel_rad_s + adt, 0.0), limits.velocity_max_rad_s)
-    return lo, hi
-
-
 def _limit_motion(
     limits: ArmLimits, state: Mapping[str, np.ndarray], target: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Step 2: speed and acceleration relative to `last_applied`; returns target, velocity and accel events."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step 2: speed of the target relative to `last_applied`; returns the target and the velocity events `[N]`."""
     ref, dt = state["last_applied"], limits.control_dt_s
     v = (target - ref) * limits.control_rate_hz
-    lo, hi = velocity_bounds(limits, state["joint_vel_rad_s"])
-    outside = (v < lo) | (v > hi)
+    outside = np.abs(v) > limits.velocity_max_rad_s
     if not np.count_nonzero(outside):
-        none = np.zeros(len(target), dtype=bool)
-        return target, none, none
-    over_v = np.abs(v) > limits.velocity_max_rad_s
-    moved = ref + np.clip(v, lo, hi) * dt
+        return target, np.zeros(len(target), dtype=bool)
+    moved = ref + np.clip(v, limits.velocity_min_rad_s, limits.velocity_max_rad_s) * dt
     target = np.clip(np.where(outside, moved, target), limits.target_min_rad, limits.target_max_rad)
-    return target, over_v.any(axis=1), (outside & ~over_v).any(axis=1)
+    return target, outside.any(axis=1)
 
 
 def _bisect(limits: ArmLimits, anchor: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -116,14 +108,13 @@ def arm_rules(
     """Steps 1-3 (module docstring) on finite, fresh rows: applied `[N, 7]` rad and the limit events `[N]` bool."""
     target = np.minimum(np.maximum(proposed, limits.target_min_rad), limits.target_max_rad)
     position = np.logical_or.reduce(target != proposed, axis=1)
-    target, velocity, acceleration = _limit_motion(limits, state, target)
+    target, velocity = _limit_motion(limits, state, target)
     ee = forward_kinematics(limits.chain, target)
     workspace = ~np.logical_and.reduce((ee >= limits.workspace_low_m) & (ee <= limits.workspace_high_m), axis=1)
     if np.count_nonzero(workspace):
         target = target.copy()
         target[workspace] = _limit_workspace(limits, {k: v[workspace] for k, v in state.items()}, target[workspace])
-    events = {"position_limit": position, "velocity_limit": velocity, "acceleration_limit": acceleration,
-              "workspace": workspace}
+    events = {"position_limit": position, "velocity_limit": velocity, "workspace": workspace}
     return target, events
 
 

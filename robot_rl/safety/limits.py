@@ -23,7 +23,8 @@ GRAVITY_M_S2 = 9.81
 # Direction in which a limit may move under an override: "le" = may only decrease, "ge" = may only increase.
 _ARM_RULES = {
     "watchdog_periods": "le", "position_min_rad": "ge", "position_max_rad": "le", "joint_margin_rad": "ge",
-    "velocity_max_rad_s": "le", "acceleration_max_rad_s2": "le", "workspace_low_m": "ge", "workspace_high_m": "le",
+    "velocity_max_rad_s": "le", "acceleration_max_rad_s2": "le", "jerk_max_rad_s3": "le", "workspace_low_m": "ge",
+    "workspace_high_m": "le",
 }
 _QUAD_RULES = {
     "watchdog_periods": "le", "thrust_min_n": "ge", "thrust_max_n": "le", "body_rate_max_rad_s": "le",
@@ -54,6 +55,9 @@ class ArmLimits:
     joint_margin_rad: float
     velocity_max_rad_s: np.ndarray
     acceleration_max_rad_s2: np.ndarray
+    """Executed joint acceleration bound, rad/s^2: enforced by the jerk-limited generator after the filter."""
+    jerk_max_rad_s3: np.ndarray
+    """Executed joint jerk bound, rad/s^3: enforced by the jerk-limited generator after the filter."""
     workspace_low_m: np.ndarray
     workspace_high_m: np.ndarray
     chain: KinematicChain = field(repr=False)
@@ -63,14 +67,11 @@ class ArmLimits:
     """`position_max_rad - joint_margin_rad`."""
     velocity_min_rad_s: np.ndarray = field(init=False)
     """`-velocity_max_rad_s`."""
-    accel_step_rad_s: np.ndarray = field(init=False)
-    """`acceleration_max_rad_s2 * control_dt_s`: largest velocity change per cycle when speeding up."""
     control_rate_hz: float = field(init=False)
     """`1 / control_dt_s`."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "velocity_min_rad_s", _array(-self.velocity_max_rad_s))
-        object.__setattr__(self, "accel_step_rad_s", _array(self.acceleration_max_rad_s2 * self.control_dt_s))
         object.__setattr__(self, "control_rate_hz", 1.0 / self.control_dt_s)
         lo, hi = self.position_min_rad + self.joint_margin_rad, self.position_max_rad - self.joint_margin_rad
         if not (lo <= hi).all():
@@ -182,7 +183,8 @@ def _arm_hardware(spec: RobotSpec) -> ArmLimits:
         position_max_rad=_array(np.minimum([j.position_max_rad for j in a.joints], spec.command.high)),
         joint_margin_rad=s.joint_margin_rad,
         velocity_max_rad_s=_array([j.velocity_max_rad_s for j in a.joints]),
-        acceleration_max_rad_s2=_array(s.acceleration_max_rad_s2),
+        acceleration_max_rad_s2=_array([j.acceleration_max_rad_s2 for j in a.joints]),
+        jerk_max_rad_s3=_array([j.jerk_max_rad_s3 for j in a.joints]),
         workspace_low_m=_array(s.workspace_low_m),
         workspace_high_m=_array(s.workspace_high_m),
         chain=arm_chain(spec),

@@ -93,7 +93,7 @@ def test_operator_command_replaces_the_policy_and_is_filtered() -> None:
     assert np.isfinite(r.proposed).all()  # the policy still proposes, logged next to the operator
     vmax = rig.c.safety.limits.velocity_max_rad_s
     assert (np.abs(r.applied - r.last_action) <= vmax * 0.02 + 1e-12).all()  # filtered like any command
-    assert "velocity_limit" in r.events or "acceleration_limit" in r.events
+    assert "velocity_limit" in r.events
 
 
 def test_release_hands_back_and_logs_onset_and_end() -> None:

@@ -15,9 +15,9 @@ def test_limits_from_robot_yaml():
     # joint4: [-3.0718, -0.0698] rad with a 0.05 rad margin -> targets in [-3.0218, -0.1198]
     assert arm.target_min_rad[3] == pytest.approx(-3.0218) and arm.target_max_rad[3] == pytest.approx(-0.1198)
     quad = limits_for(QUAD)
-    assert quad.command_high.tolist() == [0.596, 6.0, 6.0, 3.0]
+    assert quad.command_high.tolist() == [0.596, 2.28, 2.28, 4.76]
     base = limits_for(BASE)
-    assert base.command_step.tolist() == pytest.approx([20.0 * 0.05, 60.0 * 0.05])  # 1.0 m/s, 3.0 rad/s per cycle
+    assert base.command_step.tolist() == pytest.approx([2.5 * 0.05, 3.2 * 0.05])  # 0.125 m/s, 0.16 rad/s per cycle
     assert base.lane_radius2_m2 == pytest.approx((0.25 + 0.03) ** 2)
 
 
@@ -40,7 +40,7 @@ def test_tightening_is_accepted(spec, overrides):
     (QUAD, "tilt_max_rad", 1.0, "0.8"),
     (QUAD, "thrust_max_n", 0.7, "0.596"),
     (QUAD, "geofence_low_m", [-3.0, -2.5, 0.1], "-2.5"),
-    (BASE, "accel_max_m_s2", 30.0, "20.0"),
+    (BASE, "accel_max_m_s2", 3.0, "2.5"),
     (BASE, "stop_distance_m", 0.01, "0.03"),
     (BASE, "linear_velocity_min_m_s", -1.0, "-0.5"),
 ])
@@ -79,11 +79,11 @@ def _variant(tmp_path, robot, edit):
 
 @pytest.mark.parametrize(("robot", "edit", "match"), [
     ("arm", lambda d: d["safety"].__setitem__("colour", 1.0), "safety"),
-    ("arm", lambda d: d["safety"].__setitem__("acceleration_max_rad_s2", [1.0]), "acceleration_max_rad_s2"),
+    ("arm", lambda d: d["arm"]["joints"][1].__setitem__("jerk_max_rad_s3", 0.0), "jerk_max_rad_s3"),
     ("quadrotor", lambda d: d["safety"].__setitem__("body_rate_max_rad_s", [9.0, 6.0, 3.0]), "body_rate_max"),
     ("quadrotor", lambda d: d["safety"].__setitem__("geofence_low_m", [3.0, -2.5, 0.1]), "geofence"),
     ("mobile_base", lambda d: d["safety"].__setitem__("footprint_radius_m", 0.1), "footprint_radius_m"),
-    ("mobile_base", lambda d: d.__setitem__("safety", {"joint_margin_rad": 0.1, "acceleration_max_rad_s2": [1.0],
+    ("mobile_base", lambda d: d.__setitem__("safety", {"joint_margin_rad": 0.1,
                                                        "workspace_low_m": [0, 0, 0], "workspace_high_m": [1, 1, 1]}),
      "safety block is for 'arm'"),
 ])

@@ -47,8 +47,12 @@ class Backend(Protocol):
     num_envs: int
     physics_dt_s: float
 
-    def step(self, num_steps: int) -> None:
-        """Advance every env `num_steps` physics steps with the current targets and external wrenches."""
+    def step(self, num_steps: int, position_targets: np.ndarray | None = None) -> None:
+        """Advance every env `num_steps` physics steps with the current targets and external wrenches.
+
+        `position_targets` `[num_envs, num_steps, n_position_servos]`, if given, are the position-servo targets of
+        each physics step in turn (a trajectory streamed within one call); the last one stays set.
+        """
 
     def reset_state(self, env_ids: np.ndarray) -> None:
         """Return the given envs to the state they were loaded in (positions, velocities, contacts, warm starts).

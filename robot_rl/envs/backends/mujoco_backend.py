@@ -100,11 +100,16 @@ class MujocoBackend:
             model.actuator_ctrllimited[a] = 0
 
     # ------------------------------------------------------------------------------------------- stepping
-    def step(self, num_steps: int) -> None:
-        """Advance every env `num_steps` physics steps (threaded rollout when batched)."""
+    def step(self, num_steps: int, position_targets: np.ndarray | None = None) -> None:
+        """Advance every env `num_steps` physics steps (threaded rollout when batched).
+
+        `position_targets` `[num_envs, num_steps, n_position_servos]`: per-step servo targets, the last kept.
+        """
         if self._rollout is None:
-            for m, d in zip(self.models, self.datas, strict=True):
-                for _ in range(num_steps):
+            for i, (m, d) in enumerate(zip(self.models, self.datas, strict=True)):
+                for k in range(num_steps):
+                    if position_targets is not None:
+                        d.ctrl[self._pos_act] = position_targets[i, k]
                     mujoco.mj_step(m, d)
                 mujoco.mj_kinematics(m, d)
             return
@@ -115,6 +120,8 @@ class MujocoBackend:
             mujoco.mj_getState(m, d, init[i], _STATE_SPEC)
             mujoco.mj_getState(m, d, ctrl[i, 0], _CONTROL_SPEC)
         ctrl = np.repeat(ctrl, num_steps, axis=1)  # constant over the control period
+        if position_targets is not None:  # the control state starts with ctrl [nu]
+            ctrl[:, :, self._pos_act] = position_targets
         state = np.empty((n, num_steps, self._nstate))
         self._rollout.rollout(
             self.models, self._scratch, init, ctrl, control_spec=_CONTROL_SPEC, nstep=num_steps, state=state,
@@ -122,6 +129,8 @@ class MujocoBackend:
         )
         for i, (m, d) in enumerate(zip(self.models, self.datas, strict=True)):
             mujoco.mj_setState(m, d, state[i, -1], _STATE_SPEC)
+            if position_targets is not None:
+                d.ctrl[self._pos_act] = position_targets[i, -1]
             mujoco.mj_kinematics(m, d)
 
     def reset_state(self, env_ids: np.ndarray) -> None:

@@ -175,9 +175,14 @@ class PyBulletBackend:
         self._obstacle_z = [p.getBasePositionAndOrientation(o, physicsClientId=cid)[0][2] for o in self._obstacles[0]]
 
     # ------------------------------------------------------------------------------------------ simulation
-    def step(self, num_steps: int) -> None:
-        """Advance every env `num_steps` physics steps of `physics_dt_s` s, recomputing servo torques each step."""
-        for _ in range(num_steps):
+    def step(self, num_steps: int, position_targets: np.ndarray | None = None) -> None:
+        """Advance every env `num_steps` physics steps of `physics_dt_s` s, recomputing servo torques each step.
+
+        `position_targets` `[num_envs, num_steps, n_position_servos]`: per-step servo targets, the last kept.
+        """
+        for k in range(num_steps):
+            if position_targets is not None:
+                self._pos_target = np.array(position_targets[:, k], dtype=float)
             q, qd = self._read_dofs()
             tau, slope = self._joint_torques(q, qd)
             for e, cid in enumerate(self._clients):

@@ -34,9 +34,12 @@ class ArmReachConfig:
     velocity_breach_factor: float = 1.5
     """Joint speed above this multiple of its limit is a limit breach."""
     reward_scales: dict[str, float] = field(
-        default_factory=lambda: {"distance": -1.0, "reached": 1.0, "action_rate": -0.1, "joint_velocity": -0.001}
+        default_factory=lambda: {"distance": -1.0, "reached": 1.0, "action_rate": -0.1, "joint_velocity": -0.001,
+                                 "joint_acceleration": -1e-5}
     )
-    """distance: m to target; reached: 1 inside success_radius_m; action_rate: rad^2; joint_velocity: (rad/s)^2."""
+    """distance: m to target; reached: 1 inside success_radius_m; action_rate: sum of squared target changes per
+    step, rad^2; joint_velocity: (rad/s)^2; joint_acceleration: sum of squared measured joint accelerations over
+    the step ((qd_t - qd_(t-1)) / dt), (rad/s^2)^2 (legged_gym's dof_acc term, here per control step)."""
 
 
 class ArmReachTask:
@@ -56,6 +59,8 @@ class ArmReachTask:
         self._vmax = np.array([j.velocity_max_rad_s for j in a.joints])
         self.target = np.zeros((num_envs, 3))
         self._hold = np.zeros(num_envs, dtype=int)
+        self._last_qd = np.zeros((num_envs, len(a.joints)))
+        self._rate_hz = float(spec.control_rate_hz)
 
     def reset(self, plant: Plant, env_ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Home pose plus noise, a new target; returns the start pose as the held command."""
@@ -65,6 +70,7 @@ class ArmReachTask:
                     self._low, self._high)
         self.target[env_ids] = rng.uniform(c.target_low_m, c.target_high_m, (n, 3))
         self._hold[env_ids] = 0
+        self._last_qd[env_ids] = 0.0
         plant.backend.set_joint_state(env_ids, q, np.zeros_like(q))
         return q
 
@@ -83,11 +89,15 @@ class ArmReachTask:
         crash = state["link_pos_m"][:, :, 2].min(axis=1) < c.floor_clearance_m
         breach = (np.abs(state["joint_vel_rad_s"]) > c.velocity_breach_factor * self._vmax).any(axis=1)
         success = self._hold >= c.hold_steps
+        qd = state["joint_vel_rad_s"]
+        acceleration = (qd - self._last_qd) * self._rate_hz
+        self._last_qd = qd.copy()
         terms = {
             "distance": distance,
             "reached": reached.astype(np.float64),
             "action_rate": np.sum((action - last_action) ** 2, axis=1),
-            "joint_velocity": np.sum(state["joint_vel_rad_s"] ** 2, axis=1),
+            "joint_velocity": np.sum(qd**2, axis=1),
+            "joint_acceleration": np.sum(acceleration**2, axis=1),
         }
         failure = crash | breach
         return Outcome(terms=terms, success=success & ~failure, failure=failure, terminal=success | failure)
