@@ -43,7 +43,9 @@ ATTITUDE_GAIN_PER_S = 10.0  # rad/s of body rate per rad of attitude error
 DESCENT_GAIN_PER_S = 2.0  # m/s^2 of vertical acceleration per m/s of vertical speed error
 QUAT_NORM2_TOLERANCE = 0.1  # |q|^2 further than this from 1 is invalid input
 BRAKE_FACTOR = 2.5
-REACTION_TIME_S = 0.15  # the braking command asks for this multiple of brake_accel_m_s2 per violated face
+REACTION_TIME_S = 0.3
+"""s the geofence looks ahead: braking tilts the thrust by up to atan(BRAKE_FACTOR * brake_accel / g) (0.65 rad
+for sim/quadrotor/robot.yaml), which takes 0.29 s at the Crazyflie's 2.28 rad/s roll/pitch-rate bound."""
 
 
 def _rotation_forms() -> np.ndarray:

@@ -123,7 +123,7 @@ def test_spec_mismatch(policy_copy):
     edit_card(policy_copy, command__high=[0.7, 6.0, 6.0, 3.0])
     with pytest.raises(PolicyError, match=r"does not fit robot 'quadrotor': command.high is \[0.7"):
         OnnxPolicy.load(policy_copy)
-    edit_card(policy_copy, command__high=[0.596, 6.0, 6.0, 3.0])
+    edit_card(policy_copy, command__high=list(load_robot("quadrotor").command.high))  # restored: fits again
     OnnxPolicy.load(policy_copy)
     card = yaml.safe_load((policy_copy / "card.yaml").read_text())
     card["observation"]["quantities"][0]["unit"] = "cm"

@@ -1,4 +1,4 @@
-"""Mobile-base rules by hand: dt = 0.05 s, accel 20 m/s^2 (1.0 m/s per cycle), angular 60 rad/s^2 (3.0 rad/s per
+"""Mobile-base rules by hand: dt = 0.05 s, accel 2.5 m/s^2 (0.125 m/s per cycle), angular 3.2 rad/s^2 (0.16 rad/s per
 cycle), brake 2.4 m/s^2, footprint 0.25 m + stop distance 0.03 m = inflated radius 0.28 m, 36 beams 10 deg apart."""
 
 import numpy as np
@@ -25,7 +25,7 @@ def fired(events):
 
 
 def test_safe_twist_passes_bit_for_bit():
-    proposed = np.array([[0.3, 0.7]])
+    proposed = np.array([[0.3, 0.62]])  # +0.1 <= 0.125 m/s, +0.12 <= 0.16 rad/s
     applied, events = BASE.certify(state(last=(0.2, 0.5)), proposed)
     assert np.array_equal(applied, proposed) and fired(events) == []
 
@@ -36,9 +36,17 @@ def test_velocity_limit():
 
 
 def test_acceleration_limit_when_speeding_up_or_reversing():
-    # from (0.8, 1.5): linear may go down to min(0.8 - 1.0, 0) = -0.2, angular to min(1.5 - 3.0, 0) = -1.5
+    # reversing from (0.05, 0.1): linear may go down to min(0.05 - 0.125, 0) = -0.075, angular to
+    # min(0.1 - 0.16, 0) = -0.06
+    applied, events = BASE.certify(state(last=(0.05, 0.1)), np.array([[-0.5, -2.0]]))
+    assert applied == pytest.approx(np.array([[-0.075, -0.06]]))
+    assert fired(events) == ["acceleration_limit", "clipped"]
+    # reversing from (0.8, 1.5): braking to zero is free, past zero only 0.8 - 0.125 > 0 is allowed: stop at zero
     applied, events = BASE.certify(state(last=(0.8, 1.5)), np.array([[-0.5, -2.0]]))
-    assert applied == pytest.approx(np.array([[-0.2, -1.5]]))
+    assert applied.tolist() == [[0.0, 0.0]] and fired(events) == ["acceleration_limit", "clipped"]
+    # speeding up from (0.5, -1.0): up to 0.5 + 0.125 = 0.625 m/s, down to -1.0 - 0.16 = -1.16 rad/s
+    applied, events = BASE.certify(state(last=(0.5, -1.0)), np.array([[1.0, -2.0]]))
+    assert applied == pytest.approx(np.array([[0.625, -1.16]]))
     assert fired(events) == ["acceleration_limit", "clipped"]
 
 
@@ -59,7 +67,7 @@ def test_braking_to_zero_is_never_limited():
     ({18: 0.4}, -0.5, -0.5),  # behind at 0.4 m: 0.75895 m/s allowed
 ])
 def test_lidar_barrier(beams, proposed, expected):
-    last = (1.0, 0.0) if proposed > 0 else (-0.5, 0.0)
+    last = (1.0, 0.5) if proposed > 0 else (-0.5, 0.5)  # at the proposal's speeds: no acceleration limit
     applied, events = BASE.certify(state(last=last, beams=beams), np.array([[proposed, 0.5]]))
     assert applied[0, 0] == pytest.approx(expected) and applied[0, 1] == 0.5
     assert events["obstacle"][0] == (expected != proposed)
@@ -67,7 +75,7 @@ def test_lidar_barrier(beams, proposed, expected):
 
 def test_too_close_still_allows_backing_away_and_turning_in_place():
     s = state(beams={0: 0.27})
-    for proposed in ([[-0.3, 0.0]], [[0.0, 1.5]]):
+    for proposed in ([[-0.1, 0.0]], [[0.0, 0.15]]):  # from rest, within one cycle's acceleration
         applied, events = BASE.certify(s, np.array(proposed))
         assert applied.tolist() == proposed and fired(events) == []
 
@@ -94,7 +102,7 @@ def test_nonfinite_action_stops():
 
 
 def test_batch_rows_are_independent():
-    s = state(last=(1.0, 0.0), beams={0: 0.4})
+    s = state(last=(1.0, 0.5), beams={0: 0.4})
     batch = {k: np.concatenate([v, v]) for k, v in s.items()}
     batch["estop"] = np.array([False, True])
     applied, events = BASE.certify(batch, np.array([[1.0, 0.5], [1.0, 0.5]]))
