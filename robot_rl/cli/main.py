@@ -63,8 +63,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 0
     _print_fields({k: v for k, v in summary.items() if k != "evaluation"})
     for e in report.card.evaluation:
+        smooth = "" if e.sm is None else (f", Sm {e.sm:.3g}, action-rate RMS {e.action_rate_rms:.3g}, "
+                                          f"> 4 Hz {e.high_freq_energy_share:.1%}")
         print(f"{e.backend:>22}: success {e.success_rate:.0%}, return {e.mean_return:.4g}, length "
-              f"{e.mean_episode_length:.4g}, commands at limits {e.command_limit_fraction:.1%} ({e.episodes} ep.)")
+              f"{e.mean_episode_length:.4g}, commands at limits {e.command_limit_fraction:.1%}{smooth} "
+              f"({e.episodes} ep.)")
     return 0
 
 

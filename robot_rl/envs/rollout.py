@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -35,10 +35,22 @@ class EpisodeStats:
     command_clip_fraction: float
     """Mean over episodes of the fraction of steps whose command was clipped by the env or sat at a limit."""
     wall_time_s: float
+    sm: float | None = None
+    """CAPS smoothness Sm of the applied commands normalized to [-1, 1] (`robot_rl.evaluate.smoothness`); None =
+    not measured (or no episode long enough)."""
+    action_rate_rms: float | None = None
+    """RMS command change per control step as a fraction of the command range; None = not measured."""
+    high_freq_energy_share: float | None = None
+    """Share of the commands' variance above 4 Hz, in [0, 1]; None = not measured."""
 
     def as_dict(self) -> dict:
         """Plain dict for JSON."""
         return asdict(self)
+
+    def with_smoothness(self, sm: float | None, action_rate_rms: float | None,
+                        high_freq_energy_share: float | None) -> EpisodeStats:
+        """A copy with the smoothness figures filled (measured by `robot_rl.evaluate.smoothness`)."""
+        return replace(self, sm=sm, action_rate_rms=action_rate_rms, high_freq_energy_share=high_freq_energy_share)
 
 
 def episode_quota(episodes: int, num_envs: int) -> np.ndarray:
@@ -65,11 +77,15 @@ def run_episodes(
     seed: int = 0,
     on_done: Callable[[np.ndarray], None] | None = None,
     label: str | None = None,
+    commands: list[np.ndarray] | None = None,
 ) -> list[EpisodeResult]:
     """Run `act` (observations `[N, n_obs]` -> commands `[N, n_cmd]`) until each env finished its quota.
 
     Each env runs a fixed quota of episodes, so short (early-terminating) episodes are not over-counted.
     `on_done(env_ids)` is told which envs finished (and were reset) after each step; `label` prints progress.
+    `commands`, when given, receives one array `[length + 1, n_cmd]` per counted episode, in the order of the
+    results: row 0 the command in force when the episode started (the task's reset command), then the command
+    applied at each step (after the env's sanitizing), in robot units.
 
     Returns:
         One `(return, success, failure, length, limit-hit fraction)` tuple per episode.
@@ -80,19 +96,26 @@ def run_episodes(
     obs, _ = env.reset(seed=seed)
     ret, length, hits = np.zeros(env.num_envs), np.zeros(env.num_envs, dtype=int), np.zeros(env.num_envs)
     done_count = np.zeros(env.num_envs, dtype=int)
+    rows = np.arange(env.num_envs)
+    trace = np.zeros((env.num_envs, env.core.task.max_episode_steps + 1, len(low)))
+    trace[:, 0] = env.core.last_action
     results: list[EpisodeResult] = []
     while (done_count < quota).any():
         obs, reward, term, trunc, info = env.step(act(obs))
         ret += reward
         length += 1
         hits += limit_hits(info, low, high)
+        trace[rows, length] = info["applied_action"]
         finished = np.flatnonzero(term | trunc)
         for i in finished:
             if done_count[i] < quota[i]:
                 results.append((ret[i], bool(info["is_success"][i]), bool(info["failure"][i]), length[i],
                                 hits[i] / length[i]))
+                if commands is not None:
+                    commands.append(trace[i, : length[i] + 1].copy())
                 done_count[i] += 1
             ret[i], length[i], hits[i] = 0.0, 0, 0.0
+            trace[i, 0] = env.core.last_action[i]  # the reset command of the episode that starts now
         if on_done is not None:
             on_done(finished)
         if label is not None and len(finished):

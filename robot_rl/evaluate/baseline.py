@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from robot_rl.envs import entry, make_vec
 from robot_rl.envs.rollout import EpisodeStats, run_episodes, summarize
+from robot_rl.evaluate.smoothness import command_smoothness
 
 
 def run_baseline(
@@ -18,15 +21,21 @@ def run_baseline(
     seed: int = 0,
     progress: bool = True,
 ) -> EpisodeStats:
-    """Run the reference controller of `env_id` for `episodes` episodes split evenly over `num_envs` envs."""
+    """Run the reference controller of `env_id` for `episodes` episodes split evenly over `num_envs` envs.
+
+    The stats include the smoothness of the commands the controller sent (`robot_rl.evaluate.smoothness`).
+    """
     num_envs = max(1, min(num_envs, episodes))
     env = make_vec(env_id, num_envs, backend=backend, randomize=randomize)
     expert = entry(env_id).expert(env.core.spec)
+    commands: list[np.ndarray] = []
     start = time.perf_counter()
     try:
         results = run_episodes(env, expert.act, episodes, seed, expert.reset,
-                               f"{env_id} [{backend}]" if progress else None)
+                               f"{env_id} [{backend}]" if progress else None, commands)
     finally:
         env.close()
-    return summarize(results, env_id, type(expert).__name__, backend, randomize is not False,
-                     time.perf_counter() - start)
+    smooth = command_smoothness(commands, env.core.action_low, env.core.action_high, 1.0 / env.control_dt_s)
+    stats = summarize(results, env_id, type(expert).__name__, backend, randomize is not False,
+                      time.perf_counter() - start)
+    return stats.with_smoothness(smooth.sm, smooth.action_rate_rms, smooth.high_freq_energy_share)

@@ -8,8 +8,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from robot_rl.envs import make_vec
 from robot_rl.envs.rollout import EpisodeStats, run_episodes, summarize
+from robot_rl.evaluate.smoothness import command_smoothness
 from robot_rl.policy import OnnxPolicy
 
 
@@ -34,7 +37,9 @@ def evaluate_policy(
         progress: print progress to stderr.
 
     Returns:
-        Stats whose `command_clip_fraction` counts steps with a command clipped by the env or at a limit.
+        Stats whose `command_clip_fraction` counts steps with a command clipped by the env or at a limit, and
+        whose `sm`, `action_rate_rms` and `high_freq_energy_share` measure the smoothness of the applied commands
+        (`robot_rl.evaluate.smoothness`).
 
     """
     if episodes < 1:
@@ -43,10 +48,14 @@ def evaluate_policy(
     env_id = policy.card.env_id
     num_envs = max(1, min(num_envs, episodes))
     env = make_vec(env_id, num_envs, backend=backend, randomize=randomize)
+    commands: list[np.ndarray] = []
     start = time.perf_counter()
     try:
-        results = run_episodes(env, policy.act, episodes, seed, label=f"{env_id} [{backend}]" if progress else None)
+        results = run_episodes(env, policy.act, episodes, seed, label=f"{env_id} [{backend}]" if progress else None,
+                               commands=commands)
     finally:
         env.close()
-    return summarize(results, env_id, f"onnx:{Path(policy_dir).name}", backend, randomize is not False,
-                     time.perf_counter() - start)
+    smooth = command_smoothness(commands, env.core.action_low, env.core.action_high, 1.0 / env.control_dt_s)
+    stats = summarize(results, env_id, f"onnx:{Path(policy_dir).name}", backend, randomize is not False,
+                      time.perf_counter() - start)
+    return stats.with_smoothness(smooth.sm, smooth.action_rate_rms, smooth.high_freq_energy_share)

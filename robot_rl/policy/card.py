@@ -122,6 +122,12 @@ class EvalResult(CardModel):
     mean_return: float
     mean_episode_length: float = Field(ge=0, description="control steps")
     command_limit_fraction: float = Field(ge=0, le=1, description="steps with a command clipped or at a bound")
+    sm: float | None = Field(default=None, ge=0, description="CAPS smoothness Sm of the commands normalized to "
+                             "[-1, 1] (robot_rl.evaluate.smoothness); None = not measured (cards before it)")
+    action_rate_rms: float | None = Field(default=None, ge=0,
+                                          description="RMS command change per step, fraction of the command range")
+    high_freq_energy_share: float | None = Field(default=None, ge=0, le=1,
+                                                 description="share of the commands' variance above 4 Hz")
 
 
 class GateVerdict(CardModel):

@@ -229,7 +229,9 @@ def evaluate_artifact(folder: Path, episodes: int, seed: int, num_envs: int) -> 
         results.append(EvalResult(backend=backend, randomized=True, episodes=stats.episodes, seed=seed,
                                   success_rate=stats.success_rate, mean_return=stats.mean_return,
                                   mean_episode_length=stats.mean_episode_length,
-                                  command_limit_fraction=stats.command_clip_fraction))
+                                  command_limit_fraction=stats.command_clip_fraction, sm=stats.sm,
+                                  action_rate_rms=stats.action_rate_rms,
+                                  high_freq_energy_share=stats.high_freq_energy_share))
     return results
 
 
