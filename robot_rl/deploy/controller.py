@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from robot_rl.data.ticks import INTERVENTION_TOPIC, POLICY_TOPIC, SOURCES, TICK_TOPIC, TickRecord
-from robot_rl.deploy.adapters import Rejected, adapter_for, goal_from_pose
+from robot_rl.deploy.adapters import Rejected, adapter_for, command_output, goal_from_pose
+from robot_rl.deploy.adapters.joint_trajectory import TrajectoryTiming
 from robot_rl.deploy.arbitration import END_REASONS, HOLD, OPERATOR, ArbiterState, TakeoverConfig, arbitrate
 from robot_rl.deploy.diagnostics import (
     controller_status,
@@ -79,12 +80,16 @@ class ControllerConfig:
     rate); it is announced at start-up."""
     command_type: str = ""
     """Override robot.yaml's command message type (e.g. mavros_msgs/msg/AttitudeTarget); '' keeps it."""
+    command_topic: str = ""
+    """Override robot.yaml's command topic (e.g. /joint_trajectory_controller/joint_trajectory); '' keeps it."""
     require_gate: bool = False
     """Refuse a policy whose card has no passed release gate."""
     safety: dict = field(default_factory=dict)
     """Per-deployment safety overrides (may only tighten robot.yaml's limits)."""
     takeover: dict = field(default_factory=dict)
     """Operator takeover (`deploy.arbitration.TakeoverConfig`): topics, Joy map, debounce, staleness, release."""
+    trajectory: dict = field(default_factory=dict)
+    """JointTrajectory commands (`adapters.joint_trajectory.TrajectoryTiming`): point period, delay, look-ahead."""
 
     @classmethod
     def from_parameters(cls, params: Mapping[str, Any]) -> ControllerConfig:
@@ -101,10 +106,13 @@ class Controller:
         self.policy = OnnxPolicy.load(config.policy, self.spec)
         if config.require_gate and not (self.policy.card.gate and self.policy.card.gate.passed):
             raise PolicyError(f"{config.policy}: the card has no passed release gate and require_gate is set")
-        self.adapter = adapter_for(self.spec, config.command_type or None)
+        self.adapter = adapter_for(self.spec, config.command_type or None, config.command_topic or None)
         self.safety = SafetyFilter.for_robot(self.spec, config.safety)
         self.rate_hz = config.rate_hz or self.policy.card.control_rate_hz
         self.period_ns = round(1e9 / self.rate_hz)
+        self.output = command_output(self.adapter, self.period_ns / 1e9,
+                                     TrajectoryTiming.from_parameters(config.trajectory))
+        """The output stage after the filter (JointTrajectory: the arm's jerk-limited generator)."""
         self.max_age_ns = int(config.watchdog_periods * self.period_ns)
         self.mode, self.enabled, self.estop_input, self.estop_latched = IDLE, config.auto_enable, False, False
         self.inputs: dict[str, tuple[int, dict[str, np.ndarray]]] = {}
@@ -262,12 +270,14 @@ class Controller:
             return  # nothing to act on yet: even the fallback needs the robot's state
         self.ticks += 1
         self.used_stamps = {k: stamp for k, (stamp, _) in self.inputs.items()}
+        restart = not self.answered  # the last tick published nothing (start, idle): the output stage restarts
         self.answered = self.mode != IDLE
         now = self.transport.now_ns()
         if not self.answered:
             self._end_takeover(now, "disabled")
             return  # idle: the robot's own controller holds; nothing to compute or publish
         q = {k: v for _, values in self.inputs.values() for k, v in values.items()}
+        self.output.sync(q, restart)
         if self.last_action is None:
             self.last_action = self.adapter.hold_command(q)
         goal = self.goal if self.goal is not None else np.full(self.adapter.goal_size, np.nan)
@@ -336,7 +346,7 @@ class Controller:
 
         Returns the names of the safety events that fired.
         """
-        self.pub_command.publish(self.adapter.encode_command(applied))
+        self.pub_command.publish(self.output.encode(applied, now))
         names = self.spec.command.names
         self.pub_proposed.publish(vector_message(proposed, names))
         self.pub_applied.publish(vector_message(applied, names))

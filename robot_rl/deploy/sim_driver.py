@@ -61,6 +61,8 @@ class SimDriverConfig:
     goal_topic: str = "/goal"
     command_type: str = ""
     """Override robot.yaml's command message type ('' keeps it)."""
+    command_topic: str = ""
+    """Override robot.yaml's command topic ('' keeps it)."""
     use_sim_time: bool = True
     """Stamp with simulated time and publish /clock (else wall time)."""
     summary_file: str = ""
@@ -103,7 +105,7 @@ class SimDriver:
         if config.reality_file:
             self.env.fix_parameters(load_reality(config.reality_file, self.env.nominal))
         self.env.seed(config.reality_seed)
-        self.adapter = adapter_for(self.env.spec, config.command_type or None)
+        self.adapter = adapter_for(self.env.spec, config.command_type or None, config.command_topic or None)
         self.dt_ns = round(self.env.control_dt_s * 1e9)
         self.sim_ns = SIM_START_NS
         self.command: np.ndarray | None = None

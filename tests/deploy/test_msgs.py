@@ -10,10 +10,13 @@ from robot_rl.deploy.msgs import (
     AttitudeTarget,
     DiagnosticArray,
     DiagnosticStatus,
+    Duration,
     Float64MultiArray,
     Header,
     Imu,
     JointState,
+    JointTrajectory,
+    JointTrajectoryPoint,
     Joy,
     KeyValue,
     LaserScan,
@@ -117,6 +120,15 @@ POPULATED = {
         thrust=0.625,
     ),
     "sensor_msgs/msg/Joy": Joy(header=header("joy"), axes=[0.0, -1.0, 0.5, 0.25], buttons=[0, 1, 0, 0, 1]),
+    "trajectory_msgs/msg/JointTrajectory": JointTrajectory(
+        header=header(""),
+        joint_names=["joint2", "joint1", "joint3"],
+        points=[
+            JointTrajectoryPoint(positions=[0.5, -1.25, 3.0], velocities=[0.0, 0.125, -2.0],
+                                 accelerations=[1.5, 0.0, -0.25], time_from_start=Duration(sec=0, nanosec=1_000_000)),
+            JointTrajectoryPoint(positions=[0.625, -1.0, 2.5], time_from_start=Duration(sec=1, nanosec=20_000_000)),
+        ],
+    ),
 }
 
 
@@ -188,3 +200,36 @@ def test_message_definitions_for_rosbag2():
     assert "uint8 IGNORE_ATTITUDE=128" in text
     assert "MSG: geometry_msgs/Vector3" in text  # dependencies follow, as rosbag2 writes them
     assert msgs.msg_definition("std_msgs/msg/Bool").startswith("bool data")
+
+
+def test_joint_trajectory_bytes_by_hand():
+    msg = JointTrajectory(header=Header(stamp=Time(sec=1, nanosec=2), frame_id=""), joint_names=["a"],
+                          points=[JointTrajectoryPoint(positions=[0.5], time_from_start=Duration(0, 4_000_000))])
+    # payload offsets: 0 stamp (int32 1, uint32 2) | 8 frame_id: length 1, NUL, pad to 16 | 16 joint_names: count 1
+    # | 20 "a": length 2, 'a' NUL, pad to 28 | 28 points: count 1 | 32 positions: count 1, pad to 40, 0.5 at 40
+    # | 48, 52, 56 velocities, accelerations, effort: count 0 | 60 time_from_start: int32 0, uint32 4e6 | 68 bytes
+    expected = (CDR_LE + (1).to_bytes(4, "little") + (2).to_bytes(4, "little") + (1).to_bytes(4, "little")
+                + b"\0" + bytes(3) + (1).to_bytes(4, "little") + (2).to_bytes(4, "little") + b"a\0" + bytes(2)
+                + (1).to_bytes(4, "little") + (1).to_bytes(4, "little") + bytes(4) + np.float64(0.5).tobytes()
+                + bytes(12) + bytes(4) + (4_000_000).to_bytes(4, "little"))
+    assert len(expected) == 4 + 68
+    assert msg.serialize() == expected
+    assert bytes(typestore().serialize_cdr(typestore().deserialize_cdr(expected, msgs.ros_type_name(msg)),
+                                           msgs.ros_type_name(msg))) == expected
+
+
+# Jazzy's own hashes: share/trajectory_msgs/msg/*.json of the ros-trajectory-msgs 5.3.6 wheel, and
+# share/builtin_interfaces/msg/Duration.json of ros-builtin-interfaces 2.0.3 (the ROS 2 build's rosidl output).
+OFFICIAL_TYPE_HASHES = {
+    "builtin_interfaces/msg/Duration": "RIHS01_e8d009f659816f758b75334ee1a9ca5b5c0b859843261f14c7f937349599d93b",
+    "trajectory_msgs/msg/JointTrajectory": "RIHS01_179b33eba59d676f6d967ac71fe35e7ca2f64b2f3928f4a018cec115e213796e",
+    "trajectory_msgs/msg/JointTrajectoryPoint":
+        "RIHS01_de8907036d8bd45aac6f30cc9044a3d4a329c42cbf719aff7d95a584cfa532d7",
+}
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL_TYPE_HASHES))
+def test_trajectory_type_hashes_are_the_ros_builds_own(name):
+    from robot_rl.deploy.msgs.type_hashes import TYPE_HASHES
+
+    assert type_hash(name) == TYPE_HASHES[name] == OFFICIAL_TYPE_HASHES[name]

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from robot_rl.deploy.adapters.arm import ArmAdapter
-from robot_rl.deploy.adapters.base import Rejected, goal_from_pose, pose_from_position
+from robot_rl.deploy.adapters.base import DirectOutput, Rejected, goal_from_pose, pose_from_position
+from robot_rl.deploy.adapters.joint_trajectory import JOINT_TRAJECTORY, TrajectoryOutput, TrajectoryTiming
 from robot_rl.deploy.adapters.mobile_base import MobileBaseAdapter
 from robot_rl.deploy.adapters.quadrotor import QuadrotorAdapter
 from robot_rl.robots import RobotSpec
@@ -53,9 +54,34 @@ class RobotAdapter(Protocol):
 ADAPTERS: dict[str, type] = {"arm": ArmAdapter, "quadrotor": QuadrotorAdapter, "mobile_base": MobileBaseAdapter}
 
 
-def adapter_for(spec: RobotSpec, command_type: str | None = None) -> RobotAdapter:
-    """The adapter for `spec.kind`; `command_type` overrides robot.yaml's command message type."""
-    return ADAPTERS[spec.kind](spec, command_type)
+def adapter_for(spec: RobotSpec, command_type: str | None = None, command_topic: str | None = None) -> RobotAdapter:
+    """The adapter for `spec.kind`; `command_type` and `command_topic` override robot.yaml's command topic."""
+    adapter = ADAPTERS[spec.kind](spec, command_type)
+    if command_topic:
+        adapter.command_topic = command_topic
+    return adapter
 
 
-__all__ = ["ADAPTERS", "Rejected", "RobotAdapter", "adapter_for", "goal_from_pose", "pose_from_position"]
+class CommandOutput(Protocol):
+    """The controller's output stage: certified commands -> command messages (see `TrajectoryOutput`)."""
+
+    def sync(self, q: Any, restart: bool) -> None:  # noqa: ANN401, D102
+        ...
+
+    def encode(self, command: np.ndarray, now_ns: int) -> Any:  # noqa: ANN401, D102
+        ...
+
+
+def command_output(adapter: RobotAdapter, period_s: float, timing: TrajectoryTiming) -> CommandOutput:
+    """The output stage for `adapter.command_type`: one message per command, or the arm's JointTrajectory.
+
+    JointTrajectory goes through the jerk-limited generator, a control period `period_s` (s) per tick, messages
+    laid out by `timing`.
+    """
+    if adapter.command_type == JOINT_TRAJECTORY:
+        return TrajectoryOutput(adapter.spec, period_s, timing)
+    return DirectOutput(adapter.encode_command)
+
+
+__all__ = ["ADAPTERS", "CommandOutput", "Rejected", "RobotAdapter", "adapter_for", "command_output", "goal_from_pose",
+           "pose_from_position"]

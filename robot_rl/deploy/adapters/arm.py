@@ -1,4 +1,10 @@
-"""Arm adapter: `sensor_msgs/JointState` in, joint position targets (`Float64MultiArray`) out."""
+"""Arm adapter: `sensor_msgs/JointState` in, joint position targets out.
+
+Targets go out as `std_msgs/Float64MultiArray` (a forward position controller; the simulated arm interpolates
+them itself) or as `trajectory_msgs/JointTrajectory` (joint_trajectory_controller on a real Panda/FR3): the
+trajectory is the controller's jerk-limited output stage (`joint_trajectory.TrajectoryOutput`, stateful, so not
+`encode_command`), and its last point's positions are the target (`decode_command`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from robot_rl.deploy.adapters.base import Rejected, decode_command, encode_command, finite_vector, stamp_ns
+from robot_rl.deploy.adapters.joint_trajectory import JOINT_TRAJECTORY, trajectory_target
 from robot_rl.deploy.msgs import JointState, stamp_from_ns
 from robot_rl.robots import RobotSpec
 from robot_rl.spaces.observe import observe_quantities
@@ -69,11 +76,20 @@ class ArmAdapter:
         return np.clip(q["joint_pos_rad"], self.spec.command.low, self.spec.command.high)
 
     def encode_command(self, command: np.ndarray) -> Any:  # noqa: ANN401 - the robot's command message
-        """The command message for `command` `[7]` rad."""
+        """The command message for `command` `[7]` rad (JointTrajectory: see `joint_trajectory.TrajectoryOutput`)."""
+        if self.command_type == JOINT_TRAJECTORY:
+            raise ValueError(f"{JOINT_TRAJECTORY} commands carry the jerk-limited generator's state: encode them "
+                             f"with robot_rl.deploy.adapters.joint_trajectory.TrajectoryOutput")
         return encode_command(self.command_type, command, self.joint_names)
 
     def decode_command(self, msg: Any) -> np.ndarray:  # noqa: ANN401 - the robot's command message
-        """Joint targets `[7]` rad from a command message (simulated robot side)."""
+        """Joint targets `[7]` rad from a command message (simulated robot side).
+
+        A JointTrajectory's target is its last point's positions, checked and reordered by joint name as
+        joint_trajectory_controller does.
+        """
+        if self.command_type == JOINT_TRAJECTORY:
+            return trajectory_target(msg, self.joint_names, f"{self.command_topic} ({JOINT_TRAJECTORY})")
         return decode_command(self.command_type, msg, len(self.joint_names))
 
     def goal_from_task(self, task_info: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -7,7 +7,7 @@ controller counts rejections by reason and never lets a rejected message reach t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -130,3 +130,15 @@ def decode_command(msg_type: str, msg: Any, size: int, thrust_max_n: float = 1.0
     raise ValueError(f"command message type '{msg_type}' is not supported")
 
 
+class DirectOutput:
+    """The controller's output stage for stateless command types: each certified command is one message."""
+
+    def __init__(self, encode: Callable[[np.ndarray], Any]) -> None:
+        self._encode = encode
+
+    def sync(self, q: Mapping[str, np.ndarray], restart: bool) -> None:
+        """Nothing to restart (the interface of `joint_trajectory.TrajectoryOutput`)."""
+
+    def encode(self, command: np.ndarray, now_ns: int) -> Any:  # noqa: ANN401, ARG002 - the command message
+        """The command message for `command` `[n]` in robot units."""
+        return self._encode(command)

@@ -27,12 +27,14 @@ from robot_rl.deploy.msgs.sensor import Imu, JointState, Joy, LaserScan
 from robot_rl.deploy.msgs.std import (
     Bool,
     Clock,
+    Duration,
     Float64MultiArray,
     Header,
     MultiArrayDimension,
     MultiArrayLayout,
     Time,
 )
+from robot_rl.deploy.msgs.trajectory import JointTrajectory, JointTrajectoryPoint
 
 fastcdr.install()
 
@@ -53,6 +55,7 @@ _ALL = (
     Time, Header, Bool, MultiArrayDimension, MultiArrayLayout, Float64MultiArray, Clock,
     Vector3, Point, Quaternion, Pose, PoseWithCovariance, Twist, TwistWithCovariance, TwistStamped,
     JointState, Imu, LaserScan, Joy, Odometry, KeyValue, DiagnosticStatus, DiagnosticArray, AttitudeTarget,
+    Duration, JointTrajectoryPoint, JointTrajectory,
 )  # fmt: skip
 
 MESSAGE_TYPES: dict[str, type] = {ros_type_name(cls): cls for cls in _ALL}
@@ -93,10 +96,13 @@ __all__ = [
     "Clock",
     "DiagnosticArray",
     "DiagnosticStatus",
+    "Duration",
     "Float64MultiArray",
     "Header",
     "Imu",
     "JointState",
+    "JointTrajectory",
+    "JointTrajectoryPoint",
     "Joy",
     "KeyValue",
     "LaserScan",

@@ -20,6 +20,14 @@ class Time(IdlStruct, typename="builtin_interfaces::msg::dds_::Time_"):
 
 
 @dataclass
+class Duration(IdlStruct, typename="builtin_interfaces::msg::dds_::Duration_"):
+    """builtin_interfaces/msg/Duration: a span of time, seconds and nanoseconds (nanosec in [0, 1e9))."""
+
+    sec: t.int32 = 0
+    nanosec: t.uint32 = 0
+
+
+@dataclass
 class Header(IdlStruct, typename="std_msgs::msg::dds_::Header_"):
     """std_msgs/msg/Header: acquisition time and coordinate frame of the data."""
 
