@@ -9,7 +9,7 @@ and, as the peer in the same run, the same launch without an operator. From each
 ticks, the share of operator ticks, intervention onsets in the bag against the operator's own count, recorded
 commands beyond a limit (the filter's static box; for the arm also the joint speed implied by consecutive targets;
 for the mobile base also the acceleration step, handovers included), the dataset's transitions against the ticks,
-and wall time (with the ratio to the peer).
+and wall time (with the ratio to the peer); for the peer, the share of policy commands the safety filter changed.
 
     .venv/bin/python bench/interventions.py [--robots arm quadrotor mobile_base] [--episodes 20 10 12]
         [--set operator.sim_expert.quality=expert40 ...] [--out DIR] [--json FILE]
@@ -76,6 +76,12 @@ def violations(robot: str, records: list) -> dict[str, int]:
     return {"box": box, "step": steps}
 
 
+def filter_changed(records: list) -> tuple[int, int]:
+    """(policy ticks whose command the safety filter changed, policy ticks): the filter's share of the policy."""
+    policy = [r for r in records if r.source == "policy"]
+    return sum(not np.array_equal(r.applied, r.proposed) for r in policy), len(policy)
+
+
 def measure(robot: str, episodes: int, out: Path, sets: list[str]) -> dict:
     """Run the sim-expert launch and its no-operator peer for one robot; the figures from both bags."""
     from robot_rl.data.bag import read_bag
@@ -96,6 +102,7 @@ def measure(robot: str, episodes: int, out: Path, sets: list[str]) -> dict:
             "onsets_ticks": sum(r.onset for r in records), "onset_events": events.count("onset"),
             "operator_count": op["interventions"], "rule_onsets": op["rule_onsets"],
             "violations": violations(robot, records), "peer_violations": violations(robot, peer_records),
+            "peer_filter_changed": filter_changed(peer_records),
             "transitions": report.transitions, "rlif_penalties": report.labels["rlif_penalties"],
             "wall_s": wall, "peer_wall_s": peer_wall, "wall_ratio": wall / peer_wall}
 
@@ -103,11 +110,13 @@ def measure(robot: str, episodes: int, out: Path, sets: list[str]) -> dict:
 def print_row(r: dict) -> None:
     """One robot's figures on a few lines."""
     v, pv = r["violations"], r["peer_violations"]
+    changed, policy = r["peer_filter_changed"]
     print(f"{r['robot']:<12} episodes {r['episodes']}  success {r['success']:.2f} (peer, no operator: "
           f"{r['peer_success']:.2f})  ticks {r['ticks']} (commands sent {r['commands_sent']})\n"
           f"{'':<12} operator ticks {r['operator_ticks']} ({r['operator_ticks'] / r['ticks']:.1%}; operator says "
           f"{r['operator_steps']})  onsets: ticks {r['onsets_ticks']}, events {r['onset_events']}, operator says "
           f"{r['operator_count']} (rule fired {r['rule_onsets']})\n"
+          f"{'':<12} peer: the safety filter changed {changed} of {policy} policy commands ({changed / policy:.1%})\n"
           f"{'':<12} beyond a limit: box {v['box']}, step {v['step']} (peer {pv['box']}, {pv['step']})  "
           f"transitions {r['transitions']}  RLIF -1 labels {r['rlif_penalties']}  wall {r['wall_s']:.1f} s "
           f"(peer {r['peer_wall_s']:.1f} s, ratio {r['wall_ratio']:.2f})", flush=True)
