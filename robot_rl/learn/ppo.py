@@ -98,8 +98,10 @@ PPO_DEFAULTS: dict[str, PPOConfig] = {
     # returns ~ 250 are scaled by 0.1 for the value targets. The privileged critic (wind, mass, motor lag ...)
     # gave 92-95 % randomized success at 0.5-1 M steps where the plain critic gave 80 % at 1.5 M; a smaller
     # initial std (-1.5) or a learning-rate cap of 1e-3 learned slower.
+    # CAPS (weight 1 each): 3.7x lower Sm and 4x lower action-rate RMS than without (docs/benchmarks.md).
     "robot_rl/QuadrotorHover-v0": PPOConfig(actor_hidden=(64, 64), critic_hidden=(64, 64), desired_kl=0.02,
-                                            rollout_steps=100, reward_scale=0.1, privileged_critic=True),
+                                            rollout_steps=100, reward_scale=0.1, privileged_critic=True,
+                                            caps_temporal=1.0, caps_spatial=1.0),
     # 90 % randomized success at 0.4 M env steps (143 s), 95 % after resuming to 0.6 M (docs/benchmarks.md).
     "robot_rl/MobileBaseGoal-v0": PPOConfig(actor_hidden=(64, 64), critic_hidden=(64, 64), desired_kl=0.02),
 }

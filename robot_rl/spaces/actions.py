@@ -15,6 +15,11 @@ import numpy as np
 
 from robot_rl.spaces.vector import VectorSpec
 
+STEP_MARGIN = 1e-4
+"""Action maps whose steps are a safety limit (a speed or an acceleration times the control period) stay this
+fraction below it: the exported policy computes in float32, whose rounding (about 1e-7 of the command) would
+otherwise put a full step just past the limit and have the safety filter change it by that rounding."""
+
 
 @dataclass(frozen=True)
 class ActionMap:

@@ -7,10 +7,8 @@ from functools import cache
 import numpy as np
 
 from robot_rl.robots import RobotSpec
-from robot_rl.spaces.actions import ActionMap
+from robot_rl.spaces.actions import STEP_MARGIN, ActionMap
 from robot_rl.spaces.vector import Quantity, VectorSpec
-
-TARGET_STEP_SPEED_FACTOR = 2.0  # policy increments reach twice the distance a joint can move per control step
 
 
 @cache
@@ -50,8 +48,15 @@ def arm_reach_observation(
 
 
 def arm_reach_action_map(robot: RobotSpec) -> ActionMap:
-    """Joint targets as increments around the measured joint positions, up to 2 x velocity limit x control period."""
-    a = robot.arm
-    step = [TARGET_STEP_SPEED_FACTOR * j.velocity_max_rad_s * robot.control_dt_s for j in a.joints]
-    return ActionMap(offset=(0.0,) * len(step), scale=tuple(step), low=tuple(robot.command.low),
-                     high=tuple(robot.command.high), offset_quantity="joint_pos_rad")
+    """Joint targets as increments on the last applied target, at most velocity limit x control period per joint.
+
+    `command = clip(last_action_rad + vmax * control_dt * (1 - STEP_MARGIN) * a, low + margin, high - margin)`
+    (`margin` = the safety block's `joint_margin_rad`): the target stream never moves faster than the joints may nor
+    into the margin at the joint limits, which are the safety filter's velocity (its reference is the last applied
+    target) and position rules, so those rules do not have to change the policy's commands. The jerk-limited
+    generator shapes the motion toward the targets.
+    """
+    margin = robot.safety.joint_margin_rad if robot.safety is not None else 0.0
+    step = [j.velocity_max_rad_s * robot.control_dt_s * (1.0 - STEP_MARGIN) for j in robot.arm.joints]
+    return ActionMap(offset=(0.0,) * len(step), scale=tuple(step), low=tuple(x + margin for x in robot.command.low),
+                     high=tuple(x - margin for x in robot.command.high), offset_quantity="last_action_rad")

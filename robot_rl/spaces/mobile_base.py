@@ -7,7 +7,7 @@ from functools import cache
 import numpy as np
 
 from robot_rl.robots import RobotSpec
-from robot_rl.spaces.actions import ActionMap
+from robot_rl.spaces.actions import STEP_MARGIN, ActionMap
 from robot_rl.spaces.geometry import wrap_angle
 from robot_rl.spaces.vector import Quantity, VectorSpec
 
@@ -59,7 +59,18 @@ def mobile_base_goal_observation(
 
 
 def mobile_base_goal_action_map(robot: RobotSpec) -> ActionMap:
-    """Twist commands spanning exactly the command limits (a = -1 at the lower, +1 at the upper limit)."""
-    low, high = np.array(robot.command.low), np.array(robot.command.high)
-    return ActionMap(offset=tuple(((low + high) / 2).tolist()), scale=tuple(((high - low) / 2).tolist()),
-                     low=tuple(low.tolist()), high=tuple(high.tolist()))
+    """Twist commands as increments on the last applied command, at most the command accelerations per period.
+
+    `command = clip(last_action + (accel_max_m_s2, angular_accel_max_rad_s2) * control_dt * (1 - STEP_MARGIN) * a,
+    low, high)`: a policy can only change its twist as fast as robot.yaml's safety limits allow (TurtleBot-class
+    navigation limits, which the base's wheels can also follow), so the safety filter's acceleration rule never has
+    to change its commands.
+    """
+    if robot.safety is None or not hasattr(robot.safety, "accel_max_m_s2"):
+        raise ValueError(f"robot '{robot.name}': the go-to-goal action map needs the mobile base's safety "
+                         f"accel_max_m_s2 and angular_accel_max_rad_s2")
+    dt = robot.control_dt_s
+    step = tuple(x * dt * (1.0 - STEP_MARGIN) for x in (robot.safety.accel_max_m_s2,
+                                                        robot.safety.angular_accel_max_rad_s2))
+    return ActionMap(offset=(0.0, 0.0), scale=step, low=tuple(robot.command.low), high=tuple(robot.command.high),
+                     offset_quantity="last_action")

@@ -23,6 +23,7 @@ def test_arm_terms_and_hold_rule():
     assert out.terms["reached"][0] == 0.0
     assert out.terms["action_rate"][0] == pytest.approx(0.07)
     assert out.terms["joint_velocity"][0] == pytest.approx(5.0)
+    assert out.terms["failure"][0] == 0.0
     # from rest at reset: accelerations (1, 2) rad/s per 20 ms step = (50, 100) rad/s^2 -> 2500 + 10000
     assert out.terms["joint_acceleration"][0] == pytest.approx(12500.0)
     state["joint_vel_rad_s"] = np.array([[1.0, 1.0, 0, 0, 0, 0, 0.2]])  # changes (0, -1, .., 0.2): 2500 + 100
@@ -32,7 +33,7 @@ def test_arm_terms_and_hold_rule():
     assert task.evaluate(state, action, action).success[0]  # hold 2 of 2 -> success, terminal
     state["link_pos_m"][0, 3, 2] = 0.01  # a link below the 5 cm floor clearance
     out = task.evaluate(state, action, action)
-    assert out.failure[0] and out.terminal[0] and not out.success[0]
+    assert out.failure[0] and out.terminal[0] and not out.success[0] and out.terms["failure"][0] == 1.0
 
 
 def test_quadrotor_terms_hand_computed():
@@ -52,7 +53,10 @@ def test_quadrotor_terms_hand_computed():
     assert out.terms["angular_velocity"][0] == pytest.approx(5.0)
     assert out.terms["action"][0] == pytest.approx(0.0)
     assert out.terms["action_rate"][0] == pytest.approx(0.0)  # no change
+    assert out.terms["near_setpoint"][0] == 0.0  # 0.5 m: outside the 0.1 m success radius
     assert not out.success[0] and not out.failure[0]
+    state["position_m"] = np.array([[0.0, 0.03, 0.96]])  # 5 cm off: halfway into the cone, 1 - 0.05 / 0.1
+    assert task.evaluate(state, hover, hover).terms["near_setpoint"][0] == pytest.approx(0.5)
     state["position_m"] = np.array([[0.0, 0.0, 0.01]])  # below 3 cm: crash
     assert task.evaluate(state, hover, hover).failure[0]
 
