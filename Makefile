@@ -38,9 +38,9 @@ demo: setup
 	for env in ArmReach QuadrotorHover MobileBaseGoal; do \
 		$(VENV)/bin/robot-rl baseline robot_rl/$$env-v0 --episodes 32 --backend mujoco --randomize || exit 1; \
 	done
-	# End to end: train the arm in randomized sim (about a minute), export the ONNX artifact, evaluate it.
+	# End to end: train the arm in randomized sim (about two minutes), export the ONNX artifact, evaluate it.
 	rm -rf runs/demo-arm-reach
-	$(VENV)/bin/robot-rl train robot_rl/ArmReach-v0 --algo ppo --steps 300000 --out runs/demo-arm-reach --quiet
+	$(VENV)/bin/robot-rl train robot_rl/ArmReach-v0 --algo ppo --steps 400000 --out runs/demo-arm-reach --quiet
 	$(VENV)/bin/robot-rl export runs/demo-arm-reach --out runs/demo-arm-reach/policy --episodes 32 --force
 	$(VENV)/bin/robot-rl eval runs/demo-arm-reach/policy --episodes 64 --randomize
 	# Deploy it: controller (policy + safety filter) and a simulated arm with hidden "reality" physics as separate

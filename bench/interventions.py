@@ -76,10 +76,16 @@ def violations(robot: str, records: list) -> dict[str, int]:
     return {"box": box, "step": steps}
 
 
-def filter_changed(records: list) -> tuple[int, int]:
-    """(policy ticks whose command the safety filter changed, policy ticks): the filter's share of the policy."""
+def filter_changed(records: list, bag: Path) -> tuple[int, int, dict[str, int]]:
+    """(policy ticks whose command the safety filter changed, policy ticks, ticks per safety event in the bag)."""
+    from collections import Counter
+
+    from robot_rl.data.bag import read_bag
+
     policy = [r for r in records if r.source == "policy"]
-    return sum(not np.array_equal(r.applied, r.proposed) for r in policy), len(policy)
+    kinds = Counter(e for _, _, _, msg in read_bag(bag, topics=["/robot_rl/safety_events"])
+                    for kv in msg.status[0].values if kv.key == "events" for e in kv.value.split(","))
+    return sum(not np.array_equal(r.applied, r.proposed) for r in policy), len(policy), dict(kinds)
 
 
 def measure(robot: str, episodes: int, out: Path, sets: list[str]) -> dict:
@@ -102,7 +108,7 @@ def measure(robot: str, episodes: int, out: Path, sets: list[str]) -> dict:
             "onsets_ticks": sum(r.onset for r in records), "onset_events": events.count("onset"),
             "operator_count": op["interventions"], "rule_onsets": op["rule_onsets"],
             "violations": violations(robot, records), "peer_violations": violations(robot, peer_records),
-            "peer_filter_changed": filter_changed(peer_records),
+            "peer_filter_changed": filter_changed(peer_records, out / "peer" / "bag"),
             "transitions": report.transitions, "rlif_penalties": report.labels["rlif_penalties"],
             "wall_s": wall, "peer_wall_s": peer_wall, "wall_ratio": wall / peer_wall}
 
@@ -110,13 +116,14 @@ def measure(robot: str, episodes: int, out: Path, sets: list[str]) -> dict:
 def print_row(r: dict) -> None:
     """One robot's figures on a few lines."""
     v, pv = r["violations"], r["peer_violations"]
-    changed, policy = r["peer_filter_changed"]
+    changed, policy, kinds = r["peer_filter_changed"]
     print(f"{r['robot']:<12} episodes {r['episodes']}  success {r['success']:.2f} (peer, no operator: "
           f"{r['peer_success']:.2f})  ticks {r['ticks']} (commands sent {r['commands_sent']})\n"
           f"{'':<12} operator ticks {r['operator_ticks']} ({r['operator_ticks'] / r['ticks']:.1%}; operator says "
           f"{r['operator_steps']})  onsets: ticks {r['onsets_ticks']}, events {r['onset_events']}, operator says "
           f"{r['operator_count']} (rule fired {r['rule_onsets']})\n"
-          f"{'':<12} peer: the safety filter changed {changed} of {policy} policy commands ({changed / policy:.1%})\n"
+          f"{'':<12} peer: the safety filter changed {changed} of {policy} policy commands ({changed / policy:.1%}; "
+          f"events {kinds})\n"
           f"{'':<12} beyond a limit: box {v['box']}, step {v['step']} (peer {pv['box']}, {pv['step']})  "
           f"transitions {r['transitions']}  RLIF -1 labels {r['rlif_penalties']}  wall {r['wall_s']:.1f} s "
           f"(peer {r['peer_wall_s']:.1f} s, ratio {r['wall_ratio']:.2f})", flush=True)
