@@ -73,19 +73,20 @@ def test_parity_every_task_raw_obs_in_command_out(env_id, squash):
 
 
 def test_arm_policy_with_observation_offset(tmp_path):
-    """The arm's joint targets are increments around measured joint positions (offset quantity in the graph)."""
+    """The arm's joint targets are increments on the last applied target (offset quantity in the graph)."""
     module = write_checkpoint(tmp_path / "run", "robot_rl/ArmReach-v0")
     report = export(tmp_path / "run", tmp_path / "arm", episodes=0)
     assert report.card.evaluation == [] and report.parity_recorded <= PARITY_TOLERANCE
     obs = np.zeros((1, 30), np.float32)
-    obs[0, :7] = [0.1, -0.5, 0.2, -2.0, 0.3, 1.5, 0.7]  # joint_pos_rad
+    obs[0, :7] = [0.5, 0.5, 0.5, -1.0, 0.5, 0.5, 0.5]  # joint_pos_rad: not the offset
+    obs[0, 23:30] = [0.1, -0.5, 0.2, -2.0, 0.3, 1.5, 0.7]  # last_action_rad: the offset
     session = ort.InferenceSession(str(tmp_path / "arm" / "policy.onnx"))
     got = session.run(["action"], {"obs": obs})[0]
     with torch.no_grad():
         expected = module(torch.from_numpy(obs)).numpy()
     np.testing.assert_allclose(got, expected, atol=PARITY_TOLERANCE)
-    # increments are at most 2 x 2.61 rad/s x 0.02 s = 0.1044 rad around the measured position
-    assert np.abs(got - obs[:, :7]).max() <= 0.1044 + 1e-6
+    # increments are at most 2.61 rad/s x 0.02 s = 0.0522 rad around the last target
+    assert np.abs(got - obs[:, 23:30]).max() <= 0.0522 + 1e-6
 
 
 def test_parity_failure_leaves_nothing(tmp_path, monkeypatch):
