@@ -13,6 +13,7 @@ them from consecutive commands) is beyond the Panda's limit of that joint, and t
 The generator is the result; the two others are the peers measured in the same run.
 
     .venv/bin/python bench/arm_command_path.py [--policy policies/arm-reach] [--episodes 64] [--json FILE]
+        [--plot docs/img/arm_command_path.png]
 """
 
 from __future__ import annotations
@@ -67,6 +68,34 @@ def beyond(positions: np.ndarray, limits: dict[str, np.ndarray]) -> dict[str, tu
     return out
 
 
+def plot(commands: np.ndarray, limits: dict[str, np.ndarray], per_target: int, path: Path) -> None:
+    """PNG: one episode's 1 kHz velocity and acceleration of the joint that moves most, per stream, with its limits."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    joint = int(np.argmax(np.abs(commands[-1] - commands[0])))
+    fig, axes = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    for kind, style in (("steps", ":"), ("linear", "--"), ("generator", "-")):
+        v, a, _ = finite_differences(stream(kind, commands[0], commands[1:], limits, per_target), CYCLE_S)
+        axes[0].plot(np.arange(len(v)) * CYCLE_S, v[:, joint], style, label=kind)
+        axes[1].plot(np.arange(len(a)) * CYCLE_S, a[:, joint], style, label=kind)
+    for ax, name, unit in ((axes[0], "velocity", "rad/s"), (axes[1], "acceleration", "rad/s²")):
+        lim = limits[name][joint]
+        ax.axhline(lim, color="crimson", lw=0.8)
+        ax.axhline(-lim, color="crimson", lw=0.8)
+        ax.set_ylim(-3 * lim, 3 * lim)
+        ax.set_ylabel(f"joint {joint + 1} {name} [{unit}]")
+    axes[0].legend(loc="upper right", fontsize=8)
+    axes[1].set_xlabel("time [s] (1 kHz finite differences, as libfranka checks them; red: the Panda's limit)")
+    fig.suptitle("One episode of the arm policy's 50 Hz targets at 1 kHz (axes clipped at 3x the limit)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def collect(policy_dir: Path, episodes: int, seed: int) -> tuple[list[np.ndarray], float, dict[str, np.ndarray]]:
     """The policy's applied targets per episode (`[T + 1, 7]`, row 0 the start pose), success rate, limits."""
     policy = OnnxPolicy.load(policy_dir)
@@ -90,6 +119,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--plot", type=Path, help="PNG of one episode's 1 kHz velocity and acceleration")
     args = parser.parse_args()
     start = time.perf_counter()
     commands, success, limits = collect(args.policy, args.episodes, args.seed)
@@ -114,6 +144,8 @@ def main() -> None:
     print(f"of {n} samples; wall {report['wall_time_s']:.1f} s")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
+    if args.plot:
+        plot(max(commands, key=len), limits, per_target, args.plot)
 
 
 if __name__ == "__main__":
