@@ -111,7 +111,7 @@ class Controller:
         self.rate_hz = config.rate_hz or self.policy.card.control_rate_hz
         self.period_ns = round(1e9 / self.rate_hz)
         self.output = command_output(self.adapter, self.period_ns / 1e9,
-                                     TrajectoryTiming.from_parameters(config.trajectory))
+                                     TrajectoryTiming.from_parameters(config.trajectory), self.safety.limits)
         """The output stage after the filter (JointTrajectory: the arm's jerk-limited generator)."""
         self.max_age_ns = int(config.watchdog_periods * self.period_ns)
         self.mode, self.enabled, self.estop_input, self.estop_latched = IDLE, config.auto_enable, False, False

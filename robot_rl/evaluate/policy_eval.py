@@ -5,14 +5,11 @@ Same per-env episode quota and summary as the reference controllers (`robot_rl.e
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import numpy as np
-
 from robot_rl.envs import make_vec
-from robot_rl.envs.rollout import EpisodeStats, run_episodes, summarize
-from robot_rl.evaluate.smoothness import command_smoothness
+from robot_rl.envs.rollout import EpisodeStats
+from robot_rl.evaluate.baseline import run_measured
 from robot_rl.policy import OnnxPolicy
 
 
@@ -45,17 +42,7 @@ def evaluate_policy(
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     policy = OnnxPolicy.load(policy_dir)
-    env_id = policy.card.env_id
     num_envs = max(1, min(num_envs, episodes))
-    env = make_vec(env_id, num_envs, backend=backend, randomize=randomize)
-    commands: list[np.ndarray] = []
-    start = time.perf_counter()
-    try:
-        results = run_episodes(env, policy.act, episodes, seed, label=f"{env_id} [{backend}]" if progress else None,
-                               commands=commands)
-    finally:
-        env.close()
-    smooth = command_smoothness(commands, env.core.action_low, env.core.action_high, 1.0 / env.control_dt_s)
-    stats = summarize(results, env_id, f"onnx:{Path(policy_dir).name}", backend, randomize is not False,
-                      time.perf_counter() - start)
-    return stats.with_smoothness(smooth.sm, smooth.action_rate_rms, smooth.high_freq_energy_share)
+    env = make_vec(policy.card.env_id, num_envs, backend=backend, randomize=randomize)
+    return run_measured(env, policy.act, episodes, seed, f"onnx:{Path(policy_dir).name}", randomize is not False,
+                        progress=progress)

@@ -90,15 +90,19 @@ class PPOConfig:
 PPO_DEFAULTS: dict[str, PPOConfig] = {
     # 64 envs, randomized, reward "reached" scaled to 0 (runner.TRAIN_ENV_DEFAULTS): >= 97 % randomized success
     # after 0.25 M env steps (50-80 s on 2 cores); desired_kl 0.01 needed ~0.8 M steps, 0.08 was less reliable.
-    # Through the jerk-limited generator (the Panda's command path) 0.3 M steps gave 83 %, 0.4 M 97 %; CAPS
-    # temporal and spatial losses (weight 1 each) 99-100 % at 0.4 M with 1.4x lower action-rate RMS and Sm.
+    # Through the jerk-limited generator (the Panda's command path), targets stepping the last one by <= vmax dt,
+    # CAPS temporal and spatial losses (weight 1 each): 96 % randomized success at 0.4 M steps (runner evaluation;
+    # 123 s), Sm 2.3x below the former policy's (docs/benchmarks.md). Without CAPS and with the
+    # former map (increments on the measured joints), 0.3 M steps gave 83 %, 0.4 M 97 %.
     "robot_rl/ArmReach-v0": PPOConfig(actor_hidden=(64, 64), critic_hidden=(64, 64), desired_kl=0.04,
                                       caps_temporal=1.0, caps_spatial=1.0),
     # Fixed-length 300-step episodes that start together: longer rollouts see more of each episode per batch;
     # returns ~ 250 are scaled by 0.1 for the value targets. The privileged critic (wind, mass, motor lag ...)
     # gave 92-95 % randomized success at 0.5-1 M steps where the plain critic gave 80 % at 1.5 M; a smaller
     # initial std (-1.5) or a learning-rate cap of 1e-3 learned slower.
-    # CAPS (weight 1 each): 3.7x lower Sm and 4x lower action-rate RMS than without (docs/benchmarks.md).
+    # CAPS (weight 1 each): Sm 2.8x and action-rate RMS 3x below the former policy's (docs/benchmarks.md),
+    # 98 % at 1.5 M steps (413 s); the reward's action-rate penalty at a weight that smoothed as much stopped PPO
+    # learning (it penalizes the exploration noise too).
     "robot_rl/QuadrotorHover-v0": PPOConfig(actor_hidden=(64, 64), critic_hidden=(64, 64), desired_kl=0.02,
                                             rollout_steps=100, reward_scale=0.1, privileged_critic=True,
                                             caps_temporal=1.0, caps_spatial=1.0),

@@ -87,7 +87,8 @@ class JointSpec(StrictModel):
     acceleration_max_rad_s2: float = Field(gt=0, description="hardware limit of the commanded joint acceleration")
     jerk_max_rad_s3: float = Field(gt=0, description="hardware limit of the commanded joint jerk")
     effort_max_nm: float = Field(gt=0)
-    effort_rate_max_nm_s: float = Field(gt=0, description="hardware limit of the commanded torque's rate")
+    effort_rate_max_nm_s: float = Field(gt=0, description="hardware limit of the commanded torque's rate (recorded "
+                                        "from the datasheet; this stack commands positions, so nothing checks it)")
     kp_nm_per_rad: float = Field(ge=0, description="servo stiffness")
     kd_nm_s_per_rad: float = Field(ge=0, description="servo damping")
     damping_nm_s_per_rad: float = Field(ge=0, description="passive viscous joint damping")

@@ -25,11 +25,14 @@ Units: rad, rad/s, rad/s^2, rad/s^3 for joints (any consistent unit works); time
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
 from ruckig import InputParameter, Ruckig, RuckigError, Trajectory
+
+from robot_rl.robots.spec import JointSpec
 
 CYCLE_S = 0.001  # libfranka's command period (1 kHz)
 _chain = chain.from_iterable
@@ -89,6 +92,12 @@ class JerkLimitedGenerator:
         self._inputs = [self._input() for _ in range(num)]
         self._trajectories = [Trajectory(self.dofs) for _ in range(num)]
         self._state = np.zeros((num, 3, self.dofs))  # position, velocity, acceleration per row
+
+    @classmethod
+    def for_joints(cls, joints: Sequence[JointSpec], num: int, cycle_s: float = CYCLE_S) -> JerkLimitedGenerator:
+        """`num` generators with the velocity, acceleration and jerk limits of robot.yaml's `joints`."""
+        return cls([j.velocity_max_rad_s for j in joints], [j.acceleration_max_rad_s2 for j in joints],
+                   [j.jerk_max_rad_s3 for j in joints], num, cycle_s)
 
     def _input(self) -> InputParameter:
         inp = InputParameter(self.dofs)
@@ -162,6 +171,18 @@ class JerkLimitedGenerator:
         out = out.reshape(self.num, m, 3, self.dofs)
         self._state[:] = out[:, -1]
         return TrajectorySamples(out[:, :, 0], out[:, :, 1], out[:, :, 2], np.array(times))
+
+    def plan(self, row: int, target: np.ndarray) -> Trajectory:
+        """Row `row`'s jerk-limited trajectory from its current state to `target` `[n]` rad at rest (not committed).
+
+        The motion `advance` would follow toward `target` if no other target came (`Trajectory.at_time`,
+        `.duration`); the generator's state is unchanged. Raises `TrajectoryError` like `advance`.
+        """
+        inp, traj = self._input(), Trajectory(self.dofs)
+        inp.current_position, inp.current_velocity, inp.current_acceleration = self._state[row].tolist()
+        inp.target_position = self._rows(np.asarray(target)[None], 1, "target")[0].tolist()
+        self._plan(row, inp, traj)
+        return traj
 
     def _plan(self, row: int, inp: InputParameter, traj: Trajectory) -> None:
         try:

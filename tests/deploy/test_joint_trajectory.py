@@ -441,3 +441,19 @@ def test_over_dds_the_arm_runs_on_joint_trajectories_within_the_panda_limits(tmp
     for run in (r for r in runs if len(r) > 1):
         worst = worst_over_limits(jtc_replay(run, np.full(len(run), 0.001), 0.00037))
         assert max(worst.values()) <= 1 + PHASES[0.00037], worst
+
+
+def test_a_deployments_tightened_limits_reach_the_generator():
+    from robot_rl.deploy.adapters import command_output
+    from robot_rl.safety import SafetyFilter
+
+    tight = SafetyFilter.for_robot(SPEC, {"acceleration_max_rad_s2": 5.0, "jerk_max_rad_s3": 1000.0}).limits
+    adapter = adapter_for(SPEC, "trajectory_msgs/msg/JointTrajectory")
+    out = command_output(adapter, 0.02, TrajectoryTiming(), tight)
+    assert out.generator.acceleration_max.tolist() == [5.0] * 7 and out.generator.jerk_max.tolist() == [1000.0] * 7
+    out.sync({"joint_pos_rad": np.array(SPEC.arm.home_rad)}, restart=True)
+    msg = out.encode(np.array(SPEC.arm.home_rad) + 0.3, 0)
+    acc = np.array([p.accelerations for p in msg.points])
+    assert np.abs(acc).max() <= 5.0 + 1e-9  # every point, look-ahead included, within the tightened bound
+    default = command_output(adapter, 0.02, TrajectoryTiming())  # no limits given: the hardware's
+    assert default.generator.acceleration_max.tolist() == [j.acceleration_max_rad_s2 for j in SPEC.arm.joints]

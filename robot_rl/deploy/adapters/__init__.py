@@ -16,6 +16,7 @@ from robot_rl.deploy.adapters.joint_trajectory import JOINT_TRAJECTORY, Trajecto
 from robot_rl.deploy.adapters.mobile_base import MobileBaseAdapter
 from robot_rl.deploy.adapters.quadrotor import QuadrotorAdapter
 from robot_rl.robots import RobotSpec
+from robot_rl.safety.filter import Limits
 
 
 class RobotAdapter(Protocol):
@@ -72,14 +73,16 @@ class CommandOutput(Protocol):
         ...
 
 
-def command_output(adapter: RobotAdapter, period_s: float, timing: TrajectoryTiming) -> CommandOutput:
+def command_output(adapter: RobotAdapter, period_s: float, timing: TrajectoryTiming,
+                   limits: Limits | None = None) -> CommandOutput:
     """The output stage for `adapter.command_type`: one message per command, or the arm's JointTrajectory.
 
-    JointTrajectory goes through the jerk-limited generator, a control period `period_s` (s) per tick, messages
-    laid out by `timing`.
+    JointTrajectory goes through the jerk-limited generator within `limits` (the arm's safety filter's, so a
+    deployment's tightened velocity, acceleration and jerk bounds hold; default the hardware's), a control period
+    `period_s` (s) per tick, messages laid out by `timing`.
     """
     if adapter.command_type == JOINT_TRAJECTORY:
-        return TrajectoryOutput(adapter.spec, period_s, timing)
+        return TrajectoryOutput(adapter.spec, period_s, timing, limits)  # an arm adapter: its filter's ArmLimits
     return DirectOutput(adapter.encode_command)
 
 

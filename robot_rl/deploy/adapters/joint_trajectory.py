@@ -34,6 +34,7 @@ import numpy as np
 from robot_rl.deploy.adapters.base import Rejected
 from robot_rl.deploy.msgs import Duration, JointTrajectory, JointTrajectoryPoint, ns_from_stamp, stamp_from_ns
 from robot_rl.robots import RobotSpec
+from robot_rl.safety.limits import ArmLimits, limits_for
 
 JOINT_TRAJECTORY = "trajectory_msgs/msg/JointTrajectory"
 GENERATOR_CYCLE_S = 0.001
@@ -182,18 +183,18 @@ class TrajectoryOutput:
     `RESYNC_RAD` from the generator's position on some joint (it was moved: a new simulated episode).
     """
 
-    def __init__(self, spec: RobotSpec, period_s: float, timing: TrajectoryTiming) -> None:
+    def __init__(self, spec: RobotSpec, period_s: float, timing: TrajectoryTiming,
+                 limits: ArmLimits | None = None) -> None:
+        """Stream `spec`'s arm within `limits` (default its hardware limits; the controller passes its filter's)."""
         from robot_rl.safety.trajectory import JerkLimitedGenerator
 
         if error := timing.error():
             raise ValueError(error)
         joints = spec.arm.joints
+        limits = limits if limits is not None else limits_for(spec)
         self.joint_names = [j.name for j in joints]
-        self.velocity_max = np.array([j.velocity_max_rad_s for j in joints])
-        self.acceleration_max = np.array([j.acceleration_max_rad_s2 for j in joints])
-        self.jerk_max = np.array([j.jerk_max_rad_s3 for j in joints])
-        self.generator = JerkLimitedGenerator(self.velocity_max, self.acceleration_max, self.jerk_max, 1,
-                                              cycle_s=GENERATOR_CYCLE_S)
+        self.generator = JerkLimitedGenerator(limits.velocity_max_rad_s, limits.acceleration_max_rad_s2,
+                                              limits.jerk_max_rad_s3, 1, cycle_s=GENERATOR_CYCLE_S)
         self.period_s, self.timing = period_s, timing
         self.period_ns = round(period_s * 1e9)
         self.past = np.zeros((3, 0, len(joints)))
@@ -244,17 +245,8 @@ class TrajectoryOutput:
         The generator's trajectory toward `target` continued every point period up to `lookahead_s` (what the
         simulated arm does while no new target arrives), then the target at rest when the generator would reach it.
         """
-        from ruckig import InputParameter, Result, Ruckig, Trajectory
-
-        g, n = self.generator, len(target)
-        inp = InputParameter(n)
-        inp.current_position, inp.current_velocity = g.position[0].tolist(), g.velocity[0].tolist()
-        inp.current_acceleration, inp.target_position = g.acceleration[0].tolist(), target.tolist()
-        inp.max_velocity, inp.max_acceleration = self.velocity_max.tolist(), self.acceleration_max.tolist()
-        inp.max_jerk = self.jerk_max.tolist()
-        trajectory = Trajectory(n)
-        if Ruckig(n).calculate(inp, trajectory) not in (Result.Working, Result.Finished):
-            raise RuntimeError(f"ruckig could not plan from {inp.current_position} to {inp.target_position}")
+        n = len(target)
+        trajectory = self.generator.plan(0, target)
         step = self.timing.point_period_s
         ts = np.arange(1, self.timing.cycles("lookahead_s") // self.timing.cycles("point_period_s") + 1) * step
         ts = ts[ts < trajectory.duration]

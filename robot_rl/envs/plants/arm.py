@@ -55,13 +55,7 @@ class ArmPlant:
         self._kd = np.array([s[2] for s in self.binding.position_servos])
         self._damping = np.array([j.damping_nm_s_per_rad for j in a.joints])
         self._friction = np.array([j.friction_nm for j in a.joints])
-        self.generator = JerkLimitedGenerator(
-            [j.velocity_max_rad_s for j in a.joints],
-            [j.acceleration_max_rad_s2 for j in a.joints],
-            [j.jerk_max_rad_s3 for j in a.joints],
-            num_envs,
-            CYCLE_S,
-        )
+        self.generator = JerkLimitedGenerator.for_joints(a.joints, num_envs, CYCLE_S)
         self._stride = cycles_per_physics_step(spec.physics_dt_s, CYCLE_S)
         self._lead_s = np.array([j.kd_nm_s_per_rad / j.kp_nm_per_rad for j in a.joints])  # kd / kp, s
         self._gripper = np.full(len(g.finger_joints), g.opening_max_m)
