@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -21,20 +20,11 @@ import numpy as np
 
 from robot_rl.envs import make_vec
 from robot_rl.envs.rollout import run_episodes
+from robot_rl.evaluate.stats import wilson_interval
 from robot_rl.teleop.sim_operator import QUALITIES, QUALITY_PRESETS, SuboptimalExpert
 
 TARGETS = {"reference": None, "expert90": 0.9, "expert40": 0.4, "expert10": 0.1}
 """Success rate each preset is named for (the presets aim within +-0.10 of it)."""
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95 % Wilson score interval `(low, high)` of a binomial proportion `successes / n`."""
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    # exactly 0 / 1 at the extremes (centre -+ half equals them only up to rounding)
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    return low, 1.0 if successes == n else min(1.0, centre + half)
 
 
 def measure(env_id: str, quality: str, episodes: int, num_envs: int, seed: int) -> dict:

@@ -33,9 +33,14 @@ def ros_domain_id(monkeypatch: pytest.MonkeyPatch) -> str:
     that need fixed topic names (/clock, /joint_states) never hear each other. Domain 0 stays for tests that use
     unique topic names instead.
     """
+    domain = fresh_domain_id()
+    monkeypatch.setenv("ROS_DOMAIN_ID", domain)
+    return domain
+
+
+def fresh_domain_id() -> str:
+    """The next ROS_DOMAIN_ID of this pytest-xdist worker's range (see `ros_domain_id`), for module fixtures."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     span = 230 // max(workers, 1)
-    domain = str(1 + worker * span + next(_DOMAIN_COUNTER) % span)
-    monkeypatch.setenv("ROS_DOMAIN_ID", domain)
-    return domain
+    return str(1 + worker * span + next(_DOMAIN_COUNTER) % span)

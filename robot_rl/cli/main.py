@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from robot_rl.cli.dataset import add_dataset_command
+from robot_rl.cli.finetune import add_finetune_commands
 from robot_rl.cli.teleop import add_teleop_command
 from robot_rl.deploy.network import confine_to_localhost
 
@@ -255,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topic_command(sub)
     add_teleop_command(sub)
     add_dataset_command(sub)
+    add_finetune_commands(sub)
     p = sub.add_parser("bag", help="summarize a rosbag2 MCAP bag (like `ros2 bag info`); --recover repairs a bag "
                        "left by a killed recorder")
     p.add_argument("bag_dir", help="bag directory (holds metadata.yaml)")

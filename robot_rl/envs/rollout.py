@@ -42,6 +42,8 @@ class EpisodeStats:
     """RMS command change per control step as a fraction of the command range; None = not measured."""
     high_freq_energy_share: float | None = None
     """Share of the commands' variance above 4 Hz, in [0, 1]; None = not measured."""
+    mean_steps_to_success: float | None = None
+    """Mean length of the successful episodes, control steps (the cycle time); None = no success."""
 
     def as_dict(self) -> dict:
         """Plain dict for JSON."""
@@ -135,6 +137,7 @@ def summarize(
 ) -> EpisodeStats:
     """Stats from per-episode `(return, success, failure, length, limit-hit fraction)` tuples."""
     returns = np.array([r[0] for r in results])
+    successes = [r[3] for r in results if r[1]]
     return EpisodeStats(
         env_id=env_id,
         controller=controller,
@@ -148,4 +151,5 @@ def summarize(
         mean_episode_length=float(np.mean([r[3] for r in results])),
         command_clip_fraction=float(np.mean([r[4] for r in results])),
         wall_time_s=wall_time_s,
+        mean_steps_to_success=float(np.mean(successes)) if successes else None,
     )

@@ -5,6 +5,7 @@ Same per-env episode quota and summary as the reference controllers (`robot_rl.e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from robot_rl.envs import make_vec
@@ -21,6 +22,7 @@ def evaluate_policy(
     num_envs: int = 16,
     seed: int = 0,
     progress: bool = False,
+    reality: Mapping[str, float] | None = None,
 ) -> EpisodeStats:
     """Run the policy in `policy_dir` for `episodes` episodes in its task, split evenly over `num_envs` envs.
 
@@ -32,6 +34,8 @@ def evaluate_policy(
         num_envs: envs stepped as one batch (at most `episodes`).
         seed: seeds parameters, start states and noise.
         progress: print progress to stderr.
+        reality: fixed physical parameters by name (a hidden reality, the others nominal) instead of `randomize`'s
+            draws; noise, starts and disturbances still come from `seed`.
 
     Returns:
         Stats whose `command_clip_fraction` counts steps with a command clipped by the env or at a limit, and
@@ -44,5 +48,7 @@ def evaluate_policy(
     policy = OnnxPolicy.load(policy_dir)
     num_envs = max(1, min(num_envs, episodes))
     env = make_vec(policy.card.env_id, num_envs, backend=backend, randomize=randomize)
-    return run_measured(env, policy.act, episodes, seed, f"onnx:{Path(policy_dir).name}", randomize is not False,
-                        progress=progress)
+    if reality is not None:
+        env.core.fix_parameters(reality)
+    return run_measured(env, policy.act, episodes, seed, f"onnx:{Path(policy_dir).name}",
+                        randomize is not False and reality is None, progress=progress)

@@ -137,6 +137,34 @@ class GateVerdict(CardModel):
     reasons: list[str] = Field(default_factory=list)
 
 
+class DatasetRef(CardModel):
+    """A dataset a policy was fine-tuned on: `robot_rl.data.transitions.dataset_sha256` of its data folder."""
+
+    path: str
+    dataset_id: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    transitions: int = Field(ge=0)
+    interventions: int = Field(ge=0, description="operator ticks")
+    bags: list[str] = Field(default_factory=list, description="sha256 of the bags it was built from")
+
+
+class LineageCard(CardModel):
+    """What a fine-tuned policy came from: its parent, the data, the method and its settings."""
+
+    parent: str = Field(description="the parent policy folder as given")
+    parent_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the parent's policy.onnx")
+    parent_card_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the parent's card.yaml")
+    ancestors: list[str] = Field(default_factory=list, description="ONNX sha256 of the parent's own ancestors, "
+                                 "nearest first: data recorded with any of them (or the parent) is accepted")
+    datasets: list[DatasetRef]
+    method: str
+    settings: dict[str, Any]
+    parent_evaluation: list[EvalResult] = Field(default_factory=list, description="the parent card's evaluation, "
+                                                "to compare with this card's (same episodes and seed)")
+    data: dict[str, int] = Field(default_factory=dict, description="label counts of the training data")
+    wall_time_s: float = Field(ge=0)
+
+
 class PolicyCard(CardModel):
     """Everything a consumer needs to know about `policy.onnx` before running it on a robot."""
 
@@ -153,6 +181,7 @@ class PolicyCard(CardModel):
     onnx: OnnxCard
     evaluation: list[EvalResult] = Field(default_factory=list)
     gate: GateVerdict | None = None
+    lineage: LineageCard | None = Field(default=None, description="fine-tuned policies: parent and data")
 
 
 def observation_card(spec: VectorSpec) -> ObservationCard:

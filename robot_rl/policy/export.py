@@ -39,6 +39,7 @@ from robot_rl.policy.card import (
     ONNX_FILE,
     EvalResult,
     LatencyCard,
+    LineageCard,
     OnnxCard,
     PolicyCard,
     TrainingCard,
@@ -259,8 +260,11 @@ def check_parity(module: DeterministicPolicy, onnx_path: Path, env_id: str, seed
 
 
 def export(run_dir: str | Path, out_dir: str | Path, episodes: int = 50, num_envs: int = 16, seed: int = 0,
-           overwrite: bool = False) -> ExportReport:
-    """Export `run_dir/checkpoint.pt` to the policy folder `out_dir`; `episodes=0` skips the evaluation."""
+           overwrite: bool = False, lineage: LineageCard | None = None) -> ExportReport:
+    """Export `run_dir/checkpoint.pt` to the policy folder `out_dir`; `episodes=0` skips the evaluation.
+
+    `lineage` (fine-tuned policies) goes into the card as it is.
+    """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     ckpt, module = load_module(run_dir)
     if out_dir.exists() and not overwrite:
@@ -279,6 +283,7 @@ def export(run_dir: str | Path, out_dir: str | Path, episodes: int = 50, num_env
         figures = check_parity(module, onnx_path, env_id, seed)
         shutil.copy2(run_dir / CHECKPOINT_FILE, tmp / CHECKPOINT_FILE)
         card = build_card(env_id, robot, obs_spec, ckpt, run_config, ranges, sha256_file(onnx_path))
+        card = card.model_copy(update={"lineage": lineage})
         save_card(card, tmp / CARD_FILE)
         if episodes > 0:
             card = card.model_copy(update={"evaluation": evaluate_artifact(tmp, episodes, seed, num_envs)})
