@@ -141,7 +141,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
 
     return launch(args.params_file, duration_s=args.duration, record=args.record, middleware=args.middleware,
                   sim=not args.no_sim, overrides=args.set, network=args.network, record_default=not args.no_record,
-                  operator=args.operator)
+                  operator=args.operator, online=args.online)
 
 
 def _cmd_bag(args: argparse.Namespace) -> int:
@@ -218,6 +218,9 @@ def _add_launch_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--operator", choices=["none", "joy", "keyboard", "spacemouse", "sim-expert"],
                    help="who may take over (default: the YAML's operator.kind): a gamepad, the terminal keyboard, a "
                    "SpaceMouse, or a simulated operator; set its parameters with --set operator.KEY=VALUE")
+    p.add_argument("--online", action="store_true", help="start the online learner: it trains on the ticks as they "
+                   "are logged and offers versions; the controller swaps to one between episodes only after its "
+                   "check passes, and rolls back when success drops (docs/finetuning.md)")
     p.set_defaults(func=_cmd_launch)
 
 

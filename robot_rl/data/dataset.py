@@ -199,7 +199,7 @@ def build_dataset(bags: Sequence[str | Path], out: str | Path, config: DatasetCo
     robot: RobotSpec | None = None
     for path in map(Path, bags):
         sha = bag_sha256(path)
-        with _readable(path, config.recover) as (readable, damage):
+        with readable_bag(path, config.recover) as (readable, damage):
             log = read_log(readable, str(path))
         if robot is None:
             robot = _robot_of(log)
@@ -244,7 +244,7 @@ def _needs_recovery(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _readable(path: Path, recover: bool) -> Iterator[tuple[Path, _Damage | None]]:
+def readable_bag(path: Path, recover: bool) -> Iterator[tuple[Path, _Damage | None]]:
     """The bag itself when it is complete, else a recovered copy in a temporary directory (removed on exit)."""
     if not path.is_dir() or not _needs_recovery(path):
         bag_info(path)  # raises BagError naming what is wrong

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,56 @@ class InterventionLog:
     """Messages on `/robot_rl/intervention` (takeover onsets/ends and marks; informational)."""
 
 
+class LogCollector:
+    """Builds an `InterventionLog` message by message: from a bag (`read_log`) or live (the online learner).
+
+    `add` checks each message as it comes; `log` checks that the required topics were heard.
+    """
+
+    TOPICS = (TICK_TOPIC, POLICY_TOPIC, EPISODE_TOPIC, INTERVENTION_TOPIC)
+
+    def __init__(self, name: str, skip_repeated_ticks: bool = False) -> None:
+        self.name, self.skip_repeated_ticks = name, skip_repeated_ticks
+        self.records: list[TickRecord] = []
+        self.policies: list[dict[str, str]] = []
+        self.reports: list[tuple[int, bool]] = []
+        self.events = 0
+        self._ticks: set[int] = set()
+
+    def add(self, topic: str, msg: Any, t_ns: int = 0) -> None:  # noqa: ANN401 - a DiagnosticArray
+        """One DiagnosticArray of `topic` (received at `t_ns`); a malformed one is a DatasetError."""
+        m = BagMessage(topic, _DIAGNOSTIC_ARRAY, t_ns, msg) if not isinstance(msg, BagMessage) else msg
+        if m.topic == TICK_TOPIC:
+            record = _tick(m, self.name)
+            if self.skip_repeated_ticks and record.tick in self._ticks:
+                return
+            self._ticks.add(record.tick)
+            self.records.append(record)
+        elif m.topic == POLICY_TOPIC:
+            self.policies.append(_status_values(m, POLICY_STATUS, self.name)[0])
+        elif m.topic == EPISODE_TOPIC:
+            self.reports.append(_episode_report(m, self.name))
+        else:
+            self.events += 1
+
+    def merge(self, log: InterventionLog) -> None:
+        """Add a log read earlier (a bag): records (repeated ticks skipped if so configured), provenance, reports."""
+        for record in log.records:
+            if not (self.skip_repeated_ticks and record.tick in self._ticks):
+                self._ticks.add(record.tick)
+                self.records.append(record)
+        self.policies.extend(log.provenance.policies.values())
+        self.reports.extend(log.reports)
+
+    def log(self) -> InterventionLog:
+        """The log so far (records in tick order); DatasetError without tick records or policy provenance."""
+        for topic, found in ((TICK_TOPIC, self.records), (POLICY_TOPIC, self.policies)):
+            if not found:
+                raise DatasetError(f"{self.name}: topic {topic} holds no messages")
+        return InterventionLog(self.name, _provenance(self.policies, self.name),
+                               _in_tick_order(self.records, self.name), list(self.reports), self.events)
+
+
 def read_log(path: Path, name: str) -> InterventionLog:
     """Read and check one bag's intervention log.
 
@@ -81,26 +132,12 @@ def read_log(path: Path, name: str) -> InterventionLog:
     if missing := [t for t in (TICK_TOPIC, POLICY_TOPIC) if t not in topics]:
         raise DatasetError(f"{name}: missing topic(s) {missing}: a dataset needs the controller's tick records "
                            f"({TICK_TOPIC}) and policy provenance ({POLICY_TOPIC}); the bag has {sorted(topics)}")
-    wanted = [t for t in (TICK_TOPIC, POLICY_TOPIC, EPISODE_TOPIC, INTERVENTION_TOPIC) if t in topics]
-    records: list[TickRecord] = []
-    policies: list[dict[str, str]] = []
-    reports: list[tuple[int, bool]] = []
-    events = 0
-    for m in read_bag(path, wanted):
+    collector = LogCollector(name)
+    for m in read_bag(path, [t for t in LogCollector.TOPICS if t in topics]):
         if m.msgtype != _DIAGNOSTIC_ARRAY:
             raise DatasetError(f"{name}: topic {m.topic} has type {m.msgtype}, expected {_DIAGNOSTIC_ARRAY}")
-        if m.topic == TICK_TOPIC:
-            records.append(_tick(m, name))
-        elif m.topic == POLICY_TOPIC:
-            policies.append(_status_values(m, POLICY_STATUS, name)[0])
-        elif m.topic == EPISODE_TOPIC:
-            reports.append(_episode_report(m, name))
-        else:
-            events += 1
-    for topic, found in ((TICK_TOPIC, records), (POLICY_TOPIC, policies)):
-        if not found:
-            raise DatasetError(f"{name}: topic {topic} holds no messages")
-    return InterventionLog(name, _provenance(policies, name), _in_tick_order(records, name), reports, events)
+        collector.add(m.topic, m)
+    return collector.log()
 
 
 def _status_values(m: BagMessage, status: str, name: str) -> tuple[dict[str, str], int]:

@@ -26,9 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from robot_rl.data.intervention_log import DatasetError
+from robot_rl.data import labels as lb
+from robot_rl.data.intervention_log import DatasetError, InterventionLog, tick_arrays
+from robot_rl.robots import RobotSpec
 
-__all__ = ["DatasetSource", "Transitions", "dataset_sha256", "load_transitions"]
+__all__ = ["DatasetSource", "Transitions", "dataset_sha256", "load_transitions", "transitions_from_log"]
 
 _BOOL_INFOS = ("intervention", "dagger_mask", "onset")
 _FLOAT_INFOS = ("rlif_reward", "hil_serl_reward")
@@ -178,3 +180,16 @@ def load_transitions(paths: list[str | Path]) -> Transitions:
         terminated=cat["terminated"], truncated=cat["truncated"], rlif_reward=cat["rlif_reward"],
         hil_serl_reward=cat["hil_serl_reward"], success=cat["success"], policy_sha256=list(cat["policy"]),
         sources=sources)
+
+
+def transitions_from_log(log: InterventionLog, robot: RobotSpec, source: DatasetSource) -> Transitions:
+    """The same arrays as `load_transitions`, straight from an intervention log (a bag read, or collected live)."""
+    a = tick_arrays(log, robot)
+    prov = log.provenance
+    return Transitions(
+        robot=prov.robot, env_id=prov.env_id, observation=prov.observation, obs=a.obs,
+        next_obs=lb.next_observations(a.obs, a.segment_end), applied=a.applied, operator=a.operator,
+        source=a.source, intervention=a.intervention, dagger_mask=a.dagger_mask, onset=a.onset,
+        terminated=a.terminated, truncated=a.truncated, rlif_reward=a.rlif_reward, hil_serl_reward=a.hil_serl_reward,
+        success=a.outcome == lb.OUTCOME_CODES["success"], policy_sha256=[r.policy_sha256 for r in log.records],
+        sources=[source])

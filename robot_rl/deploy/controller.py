@@ -41,6 +41,7 @@ from robot_rl.deploy.loop import RateLoop
 from robot_rl.deploy.msgs import Bool, DiagnosticArray, Float64MultiArray, Pose, message_type
 from robot_rl.deploy.nodes.common import checked_config
 from robot_rl.deploy.operator_input import OperatorInput, OperatorSample
+from robot_rl.deploy.policy_swap import OnlineConfig, SwapManager
 from robot_rl.deploy.transport import COMMAND_QOS, LATCHED_QOS, LOG_QOS, SENSOR_QOS, Transport
 from robot_rl.policy import OnnxPolicy, PolicyError
 from robot_rl.robots import load_robot
@@ -90,6 +91,8 @@ class ControllerConfig:
     """Operator takeover (`deploy.arbitration.TakeoverConfig`): topics, Joy map, debounce, staleness, release."""
     trajectory: dict = field(default_factory=dict)
     """JointTrajectory commands (`adapters.joint_trajectory.TrajectoryTiming`): point period, delay, look-ahead."""
+    online: dict = field(default_factory=dict)
+    """Online learning (`deploy.policy_swap.OnlineConfig`): offered versions, checks, swaps, rollbacks."""
 
     @classmethod
     def from_parameters(cls, params: Mapping[str, Any]) -> ControllerConfig:
@@ -136,7 +139,13 @@ class Controller:
         """A goal, enable or reset arrived since the last tick (see `urgent`)."""
         self.answered = False
         """The last tick published a command (it was not idle)."""
+        self.policy_folder = config.policy
+        """The folder of the policy acting now (online learning swaps it)."""
+        self.boundary = False
+        """A new goal arrived: the next tick starts an episode (where a new policy version may take over)."""
         self._wire()
+        online = checked_config(OnlineConfig, config.online, "controller.online", ())
+        self.online = SwapManager(transport, online, config.policy, self.policy, self.spec) if online.enabled else None
 
     def _wire(self) -> None:
         t, c = self.transport, self.config
@@ -156,8 +165,8 @@ class Controller:
         self.pub_intervention = t.create_publisher(INTERVENTION_TOPIC, DiagnosticArray, LOG_QOS)
         self.operator = OperatorInput(t, self.takeover, self.spec, self.adapter, self._reject_operator) \
             if self.takeover.enabled else None
-        pub_policy = t.create_publisher(POLICY_TOPIC, DiagnosticArray, LATCHED_QOS)
-        pub_policy.publish(policy_message(self.config.policy, self.policy, self.spec.name, t.now_ns()))
+        self.pub_policy = t.create_publisher(POLICY_TOPIC, DiagnosticArray, LATCHED_QOS)
+        self.pub_policy.publish(policy_message(self.config.policy, self.policy, self.spec.name, t.now_ns()))
 
     def _reject(self, topic: str, error: Rejected) -> None:
         if self.rejections[error.reason] == 0:
@@ -200,7 +209,7 @@ class Controller:
             self._reject(self.config.goal_topic, e)
             return
         if self.goal is None or not np.array_equal(goal, self.goal):
-            self.goal, self.last_action, self.events_pending = goal, None, True
+            self.goal, self.last_action, self.events_pending, self.boundary = goal, None, True, True
             self.episode += 1
 
     def on_enable(self, msg: Bool) -> None:
@@ -265,6 +274,8 @@ class Controller:
     def tick(self) -> None:
         """One control step: inputs -> observation -> policy -> arbitration -> safety filter -> command (not idle)."""
         self.events_pending = False
+        if self.online is not None:
+            self._online_step()
         self._update_mode()
         if len(self.inputs) < len(self.adapter.state_topics):
             return  # nothing to act on yet: even the fallback needs the robot's state
@@ -297,11 +308,25 @@ class Controller:
         self._record(now, q, goal, proposed, applied[0], source, sample, onset, active)
         self.last_action = applied[0]
 
+    def _online_step(self) -> None:
+        """Poll the swap manager; at an episode boundary, act with the version it hands over (logged and announced)."""
+        self.online.poll()
+        if not self.boundary:
+            return
+        self.boundary = False
+        swapped = self.online.at_boundary(self.published, self.transport.spin_once)
+        if swapped is not None:
+            self.policy_folder, self.policy = swapped
+            self.pub_policy.publish(policy_message(self.policy_folder, self.policy, self.spec.name,
+                                                   self.transport.now_ns()))
+
     def _record(self, now: int, q: Mapping[str, np.ndarray], goal: np.ndarray, proposed: np.ndarray,
                 applied: np.ndarray, source: int, sample: OperatorSample | None, onset: bool,
                 events: list[str]) -> None:
         """Publish this tick's `TickRecord` on /robot_rl/tick (before `last_action` moves on)."""
         self.published += 1
+        if self.online is not None:
+            self.online.note_tick(SOURCES[source])
         present = sample is not None and sample.command is not None
         self.pub_tick.publish(tick_message(TickRecord(
             tick=self.published, stamp_ns=now, episode=self.episode, mode=self.mode, source=SOURCES[source],
@@ -360,7 +385,7 @@ class Controller:
         """`/diagnostics`: mode, loop timing, input ages, filter interventions, rejections."""
         now = self.transport.now_ns()
         ages = {self.adapter.state_topics[k][0]: (now - s) / 1e9 for k, (s, _) in self.inputs.items()}
-        policy = {"policy": self.config.policy, "policy_sha256": self.policy.card.onnx.sha256}
+        policy = {"policy": self.policy_folder, "policy_sha256": self.policy.card.onnx.sha256}
         self.pub_diag.publish(controller_status(self.mode, loop.stats.summary(), ages, self.interventions,
                                                 self.rejections, now, policy))
         loop.stats.reset()
@@ -374,6 +399,8 @@ def run_controller(transport: Transport, params: Mapping[str, Any], stop: thread
     except PolicyError as e:
         print(f"controller: {e}", flush=True)
         return 3
+    if node.online is not None:
+        node.online.should_stop = stop.is_set
     loop = RateLoop(node.period_ns, transport.now_ns, transport.spin_once, config.loop_mode)
     start_mode = "auto-enabled" if config.auto_enable else "idle until enabled"
     print(f"controller: {node.spec.name} policy {config.policy} ({node.policy.card.env_id}) at "
@@ -392,6 +419,8 @@ def run_controller(transport: Transport, params: Mapping[str, Any], stop: thread
         if time.monotonic() >= next_diag:
             node.publish_diagnostics(loop)
             next_diag += config.diagnostics_period_s
+    if node.online is not None:
+        node.online.close()
     print(f"controller: stopped after {node.ticks} ticks; interventions {dict(node.interventions)}; "
           f"rejections {dict(node.rejections)}", flush=True)
     return 0

@@ -30,11 +30,12 @@ from robot_rl.deploy.transport import MIDDLEWARES
 
 NODE_MODULE = "robot_rl.deploy.nodes"
 """Package holding one module per node, each runnable with `python -m`."""
-START_ORDER = ("recorder", "sim_driver", "operator", "controller")
+START_ORDER = ("recorder", "sim_driver", "operator", "controller", "learner")
 """Every node the launcher knows (= the allowed YAML sections), in start order: the recorder first."""
-OPTIONAL_NODES = ("operator",)
+OPTIONAL_NODES = ("operator", "learner")
 """Nodes whose exit does not stop the others: an unplugged gamepad ends its takeover (its last Joy releases the
-deadman, and its silence is stale input), while the robot goes on under the policy and the safety filter."""
+deadman, and its silence is stale input), while the robot goes on under the policy and the safety filter; a dead
+online learner leaves the controller with the policy it has."""
 SIM_OPERATOR_SETS = ("takeover.sync=true", "takeover.debounce_s=0")
 """Controller settings a simulated operator gets: ticks wait for its answer to each state (deterministic logs), and
 its button does not bounce. Given before the user's `--set`, which may override them."""
@@ -103,7 +104,7 @@ def _node_overrides(overrides: Sequence[str], params: Mapping[str, dict[str, Any
 
 def build_plan(params_file: str | Path, *, record: str | Path | None = None, middleware: str = "auto",
                sim: bool = True, overrides: Sequence[str] = (), network: str = "localhost",
-               record_default: bool = False, operator: str | None = None) -> LaunchPlan:
+               record_default: bool = False, operator: str | None = None, online: bool = False) -> LaunchPlan:
     """The processes to start for a parameter YAML: pure, no process is started and nothing is written.
 
     Args:
@@ -118,6 +119,8 @@ def build_plan(params_file: str | Path, *, record: str | Path | None = None, mid
         operator: what the `operator` node runs (`OPERATOR_KINDS`); None: the YAML's `operator.kind` (absent: none).
             'none' starts no operator node. A simulated operator ('sim-expert') also sets `SIM_OPERATOR_SETS` on the
             controller.
+        online: start the online `learner` (its policy defaults to the controller's) and enable the controller's
+            swaps (`online.enabled`; with the simulated robot also `online.lockstep`).
 
     Raises:
         ValueError: invalid YAML, a needed section missing, an unknown option or override (message names the file).
@@ -132,7 +135,7 @@ def build_plan(params_file: str | Path, *, record: str | Path | None = None, mid
     if kind not in OPERATOR_KINDS:
         raise ValueError(f"operator kind {kind!r} (from {'--operator' if operator else path}): expected one of "
                          f"{', '.join(OPERATOR_KINDS)}")
-    skip = {"recorder": not recording, "sim_driver": not sim, "operator": kind == "none"}
+    skip = {"recorder": not recording, "sim_driver": not sim, "operator": kind == "none", "learner": not online}
     wanted = [n for n in START_ORDER if not skip.get(n, False)]
     missing = [n for n in wanted if n not in params]
     if missing:
@@ -144,6 +147,8 @@ def build_plan(params_file: str | Path, *, record: str | Path | None = None, mid
         sets.setdefault("operator", []).insert(0, f"kind={kind}")
     if kind == "sim-expert":
         sets["controller"] = [*SIM_OPERATOR_SETS, *sets.get("controller", [])]
+    if online:
+        _online_sets(sets, params, sim)
     nodes = {}
     for node in wanted:
         argv = [sys.executable, "-m", f"{NODE_MODULE}.{node}", "--params", str(path), "--node", node,
@@ -152,6 +157,18 @@ def build_plan(params_file: str | Path, *, record: str | Path | None = None, mid
             argv += ["--set", item]
         nodes[node] = tuple(argv)
     return LaunchPlan(params_file=path, nodes=nodes)
+
+
+def _online_sets(sets: dict[str, list[str]], params: Mapping[str, dict[str, Any]], sim: bool) -> None:
+    """Enable the controller's swaps and point the learner at the controller's policy (user sets win)."""
+    online = ["online.enabled=true", *(["online.lockstep=true"] if sim else [])]
+    sets["controller"] = [*online, *sets.get("controller", [])]
+    if sim:  # the simulated robot waits for the controller while it waits at a boundary (bounded there)
+        sets["sim_driver"] = ["command_timeout_s=900.0", *sets.get("sim_driver", [])]
+    policy = next((item.partition("=")[2] for item in reversed(sets["controller"]) if item.startswith("policy=")),
+                  params["controller"].get("policy", ""))
+    if not params["learner"].get("policy"):
+        sets["learner"] = [f"policy={policy}", *sets.get("learner", [])]
 
 
 class _Printer:
@@ -288,7 +305,8 @@ def supervise(plan: LaunchPlan, duration_s: float | None = None, grace_s: float 
 
 def launch(params_file: str | Path, *, duration_s: float | None = None, record: str | Path | None = None,
            middleware: str = "auto", sim: bool = True, overrides: Sequence[str] = (),
-           network: str = "localhost", record_default: bool = True, operator: str | None = None) -> int:
+           network: str = "localhost", record_default: bool = True, operator: str | None = None,
+           online: bool = False) -> int:
     """`robot-rl launch`: confine DDS to this machine (unless network='system'), start the nodes, supervise them.
 
     Args:
@@ -301,6 +319,7 @@ def launch(params_file: str | Path, *, duration_s: float | None = None, record: 
         overrides: `NODE.KEY=VALUE` parameter overrides.
         network: 'localhost' (loopback only, the default) or 'system'.
         operator: the operator node's kind (see `build_plan`); None keeps the YAML's.
+        online: start the online learner and let the controller swap to the versions it checks (`build_plan`).
 
     Returns:
         The exit code (see `supervise`).
@@ -309,7 +328,7 @@ def launch(params_file: str | Path, *, duration_s: float | None = None, record: 
     if network == "localhost":
         confine_to_localhost()
     plan = build_plan(params_file, record=record, middleware=middleware, sim=sim, overrides=overrides,
-                      network=network, record_default=record_default, operator=operator)
+                      network=network, record_default=record_default, operator=operator, online=online)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:

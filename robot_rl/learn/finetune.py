@@ -105,13 +105,16 @@ def _minibatch(samples: Samples, idx: np.ndarray) -> dict[str, torch.Tensor]:
 
 
 def _supervised(actor: DeterministicPolicy, parent: DeterministicPolicy, samples: Samples, config: FinetuneConfig,
-                rng: np.random.Generator, say: Callable[[str], None]) -> dict[str, float]:
+                rng: np.random.Generator, say: Callable[[str], None], resume: dict | None
+                ) -> tuple[dict[str, float], dict]:
     """BC (on successful episodes) or HG-DAgger (labels + anchor) regression."""
     if config.method == "bc":
         pool = np.flatnonzero(samples.success)
     else:
         pool = np.flatnonzero(samples.label_mask | samples.policy_tick)
     opt = torch.optim.Adam(actor.net.parameters(), lr=config.actor_lr)
+    if resume:
+        opt.load_state_dict(resume["actor_opt"])
     loss = torch.zeros(())
     for step in range(config.updates):
         b = _minibatch(samples, rng.choice(pool, config.batch_size))
@@ -128,7 +131,7 @@ def _supervised(actor: DeterministicPolicy, parent: DeterministicPolicy, samples
         opt.step()
         if (step + 1) % max(1, config.updates // 4) == 0:
             say(f"finetune[{config.method}]: update {step + 1}/{config.updates}, loss {loss.item():.4f}")
-    return {"loss/actor": float(loss.item())}
+    return {"loss/actor": float(loss.item())}, {"actor_opt": opt.state_dict()}
 
 
 def _replay(samples: Samples, reward: np.ndarray, rows: np.ndarray) -> ReplayBuffer:
@@ -141,8 +144,11 @@ def _replay(samples: Samples, reward: np.ndarray, rows: np.ndarray) -> ReplayBuf
 
 
 def _offline_rl(actor: DeterministicPolicy, samples: Samples, config: FinetuneConfig, rng: np.random.Generator,
-                say: Callable[[str], None]) -> tuple[dict[str, float], dict]:
-    """RLIF or HIL-SERL: critic warm-up on the parent, then TD3+BC actor updates against the critic ensemble."""
+                say: Callable[[str], None], resume: dict | None) -> tuple[dict[str, float], dict]:
+    """RLIF or HIL-SERL: critic warm-up on the parent, then TD3+BC actor updates against the critic ensemble.
+
+    `resume` (a previous call's state) continues critic, targets and optimizers, without a second warm-up.
+    """
     c = config
     rlif = c.method == "rlif"
     reward = samples.rlif_reward if rlif else samples.hil_serl_reward
@@ -153,9 +159,14 @@ def _offline_rl(actor: DeterministicPolicy, samples: Samples, config: FinetuneCo
     target = copy.deepcopy(critic)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=c.critic_lr)
     actor_opt = torch.optim.Adam(actor.net.parameters(), lr=c.actor_lr)
+    if resume:
+        for name, obj in (("critic", critic), ("critic_target", target), ("critic_opt", critic_opt),
+                          ("actor_opt", actor_opt)):
+            obj.load_state_dict(resume[name])
     norm = actor.normalizer
     stats: dict[str, float] = {}
-    total = c.critic_warmup + c.updates
+    warmup = 0 if resume else c.critic_warmup
+    total = warmup + c.updates
     for step in range(total):
         b = sample_mixed(everything, prior, c.batch_size, c.prior_fraction, rng)
         obs, nxt, act = _tensor(b.obs), _tensor(b.next_obs), _tensor(b.action)
@@ -171,7 +182,7 @@ def _offline_rl(actor: DeterministicPolicy, samples: Samples, config: FinetuneCo
         critic_loss.backward()
         critic_opt.step()
         stats.update({"loss/critic": critic_loss.item(), "q_mean": q.mean().item()})
-        if step >= c.critic_warmup:
+        if step >= warmup:
             pred = normalized_action(actor, obs)
             critic.requires_grad_(False)
             actor_loss = td3_bc_actor_loss(critic(torch.cat([norm(obs), pred], -1)), pred, act, c.q_weight)
@@ -184,7 +195,7 @@ def _offline_rl(actor: DeterministicPolicy, samples: Samples, config: FinetuneCo
             for tp, p in zip(target.parameters(), critic.parameters(), strict=True):
                 tp.lerp_(p, c.tau)
         if (step + 1) % max(1, total // 4) == 0:
-            phase = "critic warm-up" if step < c.critic_warmup else "actor"
+            phase = "critic warm-up" if step < warmup else "actor"
             say(f"finetune[{c.method}]: update {step + 1}/{total} ({phase}), critic loss {critic_loss.item():.4f}, "
                 f"Q {q.mean().item():+.3f}")
     state = {"critic": critic.state_dict(), "critic_target": target.state_dict(),
@@ -223,8 +234,12 @@ def required_labels(method: str, samples: Samples) -> str | None:
 
 
 def finetune_actor(parent: DeterministicPolicy, samples: Samples, config: FinetuneConfig,
-                   progress: Callable[[str], None] | None = None) -> tuple[DeterministicPolicy, dict]:
+                   progress: Callable[[str], None] | None = None, resume: dict | None = None
+                   ) -> tuple[DeterministicPolicy, dict]:
     """Train a copy of `parent` on `samples` with `config.method`; returns it (eval mode) and the learner state.
+
+    `resume`: the state a previous call returned (optimizers, and the critics of the RL methods), to continue
+    training (the online learner) instead of starting them afresh.
 
     Raises:
         ValueError: the samples lack what the method learns from (`required_labels`).
@@ -239,8 +254,8 @@ def finetune_actor(parent: DeterministicPolicy, samples: Samples, config: Finetu
     actor = copy.deepcopy(parent).train()
     actor.normalizer.requires_grad_(False)
     if config.method in ("bc", "hg-dagger"):
-        stats, state = _supervised(actor, parent, samples, config, rng, say), {}
+        stats, state = _supervised(actor, parent, samples, config, rng, say, resume)
     else:
-        stats, state = _offline_rl(actor, samples, config, rng, say)
+        stats, state = _offline_rl(actor, samples, config, rng, say, resume)
     state.update({"config": asdict(config), "actor": actor.state_dict(), "stats": stats})
     return actor.eval(), state

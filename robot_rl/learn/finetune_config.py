@@ -1,4 +1,4 @@
-"""Settings of `robot_rl.learn.finetune` (importable without torch, for the command line)."""
+"""Settings of `robot_rl.learn.finetune` and the online schedule (no torch: for the command line, the controller)."""
 
 from __future__ import annotations
 
@@ -44,4 +44,13 @@ class FinetuneConfig:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
 
 
-__all__ = ["METHODS", "FinetuneConfig"]
+def schedule_due(ticks: int, last_cut: int, warmup_ticks: int, train_every_ticks: int) -> bool:
+    """Whether a version is due for `ticks` ticks of completed episodes.
+
+    Due once they reach `warmup_ticks` and exceed the last version's data (`last_cut`, 0 before the first) by
+    `train_every_ticks`.
+    """
+    return ticks >= warmup_ticks and ticks - last_cut >= train_every_ticks
+
+
+__all__ = ["METHODS", "FinetuneConfig", "schedule_due"]

@@ -43,7 +43,7 @@ from robot_rl.policy.export import (
 from robot_rl.policy.runner import OnnxPolicy, session_options, sha256_file
 from robot_rl.robots import load_robot
 
-__all__ = ["FinetuneReport", "check_datasets", "finetune", "load_parent"]
+__all__ = ["FinetuneReport", "Parent", "check_datasets", "export_child", "finetune", "label_counts", "load_parent"]
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,8 @@ def _ancestors(card: PolicyCard) -> list[str]:
     return [card.lineage.parent_sha256, *card.lineage.ancestors] if card.lineage else []
 
 
-def _label_counts(data: Transitions) -> dict[str, int]:
+def label_counts(data: Transitions) -> dict[str, int]:
+    """Transitions and label counts of `data` (recorded in the lineage)."""
     return {"transitions": len(data), "interventions": int(data.intervention.sum()),
             "onsets": int(data.onset.sum()), "rlif_penalties": int((data.rlif_reward < 0).sum()),
             "dagger_labels": int(data.dagger_mask.sum()), "successes": int((data.hil_serl_reward > 0).sum()),
@@ -123,6 +124,31 @@ def _write_run(run_dir: Path, card: PolicyCard, ckpt: dict, actor: Deterministic
                 run_dir / CHECKPOINT_FILE)
     run_config = {**card.training.config, "finetune": asdict(config), "algo": f"finetune-{config.method}"}
     (run_dir / "config.yaml").write_text(yaml.safe_dump(yaml_plain(run_config), sort_keys=False))
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A loaded parent policy: its folder, card and checkpoint."""
+
+    folder: Path
+    card: PolicyCard
+    ckpt: dict
+
+
+def export_child(parent: Parent, actor: DeterministicPolicy, state: dict, config: FinetuneConfig,
+                 datasets: list[DatasetRef], counts: dict[str, int], out_dir: str | Path, train_time_s: float,
+                 episodes: int = 0, num_envs: int = 16, seed: int = 0, overwrite: bool = False) -> ExportReport:
+    """Export a fine-tuned `actor` of `parent` like any trained run, with its lineage in the card."""
+    card = parent.card
+    lineage = LineageCard(
+        parent=str(parent.folder), parent_sha256=card.onnx.sha256,
+        parent_card_sha256=sha256_file(parent.folder / CARD_FILE), ancestors=_ancestors(card), datasets=datasets,
+        method=config.method, settings=yaml_plain(asdict(config)), parent_evaluation=card.evaluation, data=counts,
+        wall_time_s=round(train_time_s, 3))
+    with tempfile.TemporaryDirectory(prefix="robot_rl_finetune_") as tmp:
+        _write_run(Path(tmp), card, parent.ckpt, actor, state, config, counts.get("transitions", 0), train_time_s)
+        return export(tmp, out_dir, episodes=episodes, num_envs=num_envs, seed=seed, overwrite=overwrite,
+                      lineage=lineage)
 
 
 def finetune(parent_dir: str | Path, datasets: Sequence[str | Path], out_dir: str | Path,
@@ -156,7 +182,7 @@ def finetune(parent_dir: str | Path, datasets: Sequence[str | Path], out_dir: st
     robot = load_robot(card.robot)
     e = entry(card.env_id)
     samples = samples_from(data, module, e.action_map(robot), observation_spec(card.env_id, robot))
-    counts = _label_counts(data)
+    counts = label_counts(data)
     say(f"finetune: {card.env_id} from {parent_dir} ({card.onnx.sha256[:12]}), {config.method} on "
         f"{len(data)} transitions of {len(data.sources)} dataset(s): " + ", ".join(f"{k} {v}" for k, v in
                                                                                   counts.items()))
@@ -164,20 +190,12 @@ def finetune(parent_dir: str | Path, datasets: Sequence[str | Path], out_dir: st
         actor, state = finetune_actor(module, samples, config, say)
     except ValueError as err:
         raise DatasetError(f"{', '.join(s.path for s in data.sources)}: {err}") from None
-    lineage = LineageCard(
-        parent=str(parent_dir), parent_sha256=card.onnx.sha256,
-        parent_card_sha256=sha256_file(Path(parent_dir) / CARD_FILE),
-        ancestors=_ancestors(card),
-        datasets=[DatasetRef(path=s.path, dataset_id=s.dataset_id, sha256=s.sha256, transitions=s.transitions,
-                             interventions=s.interventions, bags=s.bags) for s in data.sources],
-        method=config.method, settings=yaml_plain(asdict(config)), parent_evaluation=card.evaluation, data=counts,
-        wall_time_s=0.0)  # filled in once trained
-    with tempfile.TemporaryDirectory(prefix="robot_rl_finetune_") as tmp:
-        _write_run(Path(tmp), card, ckpt, actor, state, config, len(data), time.perf_counter() - start)
-        say(f"finetune: exporting to {out_dir} (ONNX parity, card, {episodes} randomized episodes per simulator)")
-        lineage = lineage.model_copy(update={"wall_time_s": round(time.perf_counter() - start, 3)})
-        report = export(tmp, out_dir, episodes=episodes, num_envs=num_envs, seed=seed, overwrite=overwrite,
-                        lineage=lineage)
+    refs = [DatasetRef(path=s.path, dataset_id=s.dataset_id, sha256=s.sha256, transitions=s.transitions,
+                       interventions=s.interventions, bags=s.bags) for s in data.sources]
+    say(f"finetune: exporting to {out_dir} (ONNX parity, card, {episodes} randomized episodes per simulator)")
+    report = export_child(Parent(Path(parent_dir), card, ckpt), actor, state, config, refs, counts, out_dir,
+                          time.perf_counter() - start, episodes=episodes, num_envs=num_envs, seed=seed,
+                          overwrite=overwrite)
     return FinetuneReport(report, config.method, len(data), counts, time.perf_counter() - start)
 
 
