@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from dataclasses import fields
@@ -107,7 +108,8 @@ def run_hil_command(args: argparse.Namespace) -> int:
                        rounds=args.rounds, episodes=args.episodes, quality=args.quality, rule=args.rule,
                        eval_episodes=args.eval_episodes, export_episodes=args.export_episodes, seed=args.seed,
                        finetune=_config(args.method, args.set))
-    summary = run_hil(config, _say)
+    with contextlib.redirect_stdout(sys.stderr):  # the nodes' output: stdout stays the JSON alone
+        summary = run_hil(config, _say)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
