@@ -50,6 +50,12 @@ demo: setup
 		--set controller.policy=runs/demo-arm-reach/policy --set sim_driver.episodes=20 \
 		--set sim_driver.summary_file=runs/demo-arm-reach/deploy.json
 	$(VENV)/bin/robot-rl bag runs/demo-arm-reach/bag
+	# Close the loop once (docs/finetuning.md): the shipped arm policy against a hidden reality outside its training
+	# ranges (weak actuators), a simulated operator takes over when the arm stalls, the recorded round fine-tunes
+	# the policy (HG-DAgger, lineage in its card), and both are evaluated on that reality: before and after.
+	rm -rf runs/demo-hil
+	$(VENV)/bin/robot-rl hil robot_rl/ArmReach-v0 --out runs/demo-hil --rounds 1 --episodes 20 --eval-episodes 32 \
+		--export-episodes 0
 
 # Tolerant: where the wheels cannot install (not x86_64 Linux, no registry), $(ROS_UNAVAILABLE) says why and the rclpy
 # tests skip with that reason instead of failing. `rm -r $(ROS_VENV)` (or touching pyproject.toml) retries.

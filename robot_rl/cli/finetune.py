@@ -59,7 +59,8 @@ def add_finetune_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=int, default=3, help="fine-tuning rounds (default 3)")
     p.add_argument("--episodes", type=int, default=30, help="deployed episodes per round (default 30)")
     p.add_argument("--quality", default="expert90", help="simulated operator preset (default expert90)")
-    p.add_argument("--rule", default="rlif", help="simulated operator's intervention rule (default rlif)")
+    p.add_argument("--rule", default="margin", help="simulated operator's intervention rule (default margin: when "
+                   "the robot stalls or nears a limit; rlif: when its action is judged worse than the operator's)")
     p.add_argument("--eval-episodes", type=int, default=64, help="hidden-reality evaluation episodes (default 64)")
     p.add_argument("--export-episodes", type=int, default=16,
                    help="randomized evaluation episodes per simulator in each card (default 16)")

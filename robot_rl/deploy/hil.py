@@ -58,8 +58,9 @@ class HilConfig:
     """Deployed episodes per round."""
     quality: str = "expert90"
     """Simulated operator preset (`robot_rl.teleop.sim_operator.QUALITY_PRESETS`)."""
-    rule: str = "rlif"
-    """Simulated operator's intervention rule."""
+    rule: str = "margin"
+    """Simulated operator's intervention rule: margin (takes over when the robot stalls or nears a limit, as a
+    person watching does), rlif, random, ..."""
     eval_episodes: int = 64
     """Hidden-reality evaluation episodes per round."""
     export_episodes: int = 16
@@ -86,7 +87,8 @@ class Round:
     wall_s: float = 0.0
 
 
-def _robot_and_launch(env_id: str) -> tuple[str, Path]:
+def launch_file_for(env_id: str) -> tuple[str, Path]:
+    """The robot of `env_id` and its launch file (launch/<robot>.yaml)."""
     robot = entry(env_id).robot
     path = ROOT / "launch" / f"{robot}.yaml"
     if not path.is_file():
@@ -102,8 +104,8 @@ def _evaluate(policy: Path, reality: dict[str, float], config: HilConfig, k: int
                  steps_to_success=stats.mean_steps_to_success, eval_episodes=stats.episodes)
 
 
-def _deploy(policy: Path, launch_file: Path, reality_file: Path, folder: Path, config: HilConfig, k: int
-            ) -> dict[str, Any]:
+def deploy_round(policy: Path, launch_file: Path, reality_file: Path, folder: Path, config: HilConfig, k: int
+                 ) -> dict[str, Any]:
     """One recorded deployment with the simulated operator; its figures from the nodes' summaries."""
     sets = [f"controller.policy={policy.resolve()}", f"sim_driver.episodes={config.episodes}",
             f"sim_driver.reality_file={reality_file.resolve()}", f"sim_driver.reality_seed={config.seed * 1000 + k}",
@@ -137,7 +139,7 @@ def _line(r: Round) -> str:
 
 def run_hil(config: HilConfig, progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the loop (see the module docstring); returns and writes `out/hil.json`."""
-    robot, launch_file = _robot_and_launch(config.env_id)
+    robot, launch_file = launch_file_for(config.env_id)
     parent = Path(config.parent or load_params(launch_file)["controller"]["policy"])
     reality_file = Path(config.reality_file or ROOT / DEFAULT_REALITY.get(robot, ""))
     if not reality_file.is_file():
@@ -152,7 +154,7 @@ def run_hil(config: HilConfig, progress: Callable[[str], None] = print) -> dict[
         r = _evaluate(policy, reality, config, k)
         if k < config.rounds:
             folder = out / f"round{k}"
-            r.deploy = _deploy(policy, launch_file, reality_file, folder, config, k)
+            r.deploy = deploy_round(policy, launch_file, reality_file, folder, config, k)
             build_dataset([folder / "bag"], folder / "dataset", DatasetConfig(), progress)
             datasets.append(folder / "dataset" / f"robot_rl/{robot}/interventions-v0")
             t1 = time.perf_counter()

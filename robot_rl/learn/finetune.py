@@ -87,11 +87,15 @@ def dagger_loss(pred: torch.Tensor, label: torch.Tensor, label_mask: torch.Tenso
     return masked_mse(pred, label, label_mask) + anchor_weight * masked_mse(pred, parent, policy_tick)
 
 
-def td3_bc_actor_loss(q: torch.Tensor, pred: torch.Tensor, data_action: torch.Tensor, q_weight: float
-                      ) -> torch.Tensor:
-    """TD3+BC: `-(q_weight / mean|Q|) mean Q + mean ||pred - data_action||^2`; q `[E, B]`, actions `[B, n_act]`."""
+def td3_bc_actor_loss(q: torch.Tensor, pred: torch.Tensor, data_action: torch.Tensor, q_weight: float,
+                      q_floor: float = 1.0) -> torch.Tensor:
+    """TD3+BC: `-(q_weight / max(mean|Q|, q_floor)) mean Q + mean ||pred - data_action||^2`.
+
+    q `[E, B]`, actions `[B, n_act]`. The floor keeps sparse rewards (RLIF's -1 at onsets, HIL-SERL's +1 at
+    success), whose Q-values are mostly near 0, from inflating the weight of a still noisy critic's gradient.
+    """
     q_mean = q.mean(0)
-    lam = q_weight / q_mean.abs().mean().detach().clamp(min=1e-3)
+    lam = q_weight / q_mean.abs().mean().detach().clamp(min=q_floor)
     return -lam * q_mean.mean() + ((pred - data_action) ** 2).sum(-1).mean()
 
 
@@ -185,7 +189,7 @@ def _offline_rl(actor: DeterministicPolicy, samples: Samples, config: FinetuneCo
         if step >= warmup:
             pred = normalized_action(actor, obs)
             critic.requires_grad_(False)
-            actor_loss = td3_bc_actor_loss(critic(torch.cat([norm(obs), pred], -1)), pred, act, c.q_weight)
+            actor_loss = td3_bc_actor_loss(critic(torch.cat([norm(obs), pred], -1)), pred, act, c.q_weight, c.q_floor)
             actor_opt.zero_grad()
             actor_loss.backward()
             critic.requires_grad_(True)

@@ -27,7 +27,9 @@ class FinetuneConfig:
     critic_warmup: int = 1000
     """Critic-only updates with the parent's actor before the first actor update (RL methods)."""
     q_weight: float = 2.5
-    """TD3+BC's alpha: the Q term's weight is q_weight / mean|Q| (RL methods)."""
+    """TD3+BC's alpha: the Q term's weight is q_weight / max(mean|Q|, q_floor) (RL methods)."""
+    q_floor: float = 1.0
+    """Floor of that normalizer: sparse rewards give Q-values near 0 (TD3+BC's dense rewards do not)."""
     anchor_weight: float = 1.0
     """hg-dagger: weight of staying at the parent's action on the policy's own ticks."""
     target_noise: float = 0.1

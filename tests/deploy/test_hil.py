@@ -18,7 +18,7 @@ def test_one_round_of_the_loop(tmp_path, ros_domain_id):
     out = tmp_path / "hil"
     cmd = [sys.executable, "-m", "robot_rl.cli.main", "hil", "robot_rl/ArmReach-v0", "--out", str(out), "--rounds",
            "1", "--episodes", "3", "--eval-episodes", "4", "--export-episodes", "0", "--method", "hg-dagger",
-           "--set", "updates=20", "--json"]
+           "--rule", "rlif", "--set", "updates=20", "--json"]  # rlif: interventions in 3 episodes whatever happens
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(result.stdout)  # the nodes' output goes to stderr

@@ -43,6 +43,8 @@ def test_td3_bc_actor_loss_hand_computed():
     pred, data = torch.tensor([[0.0, 0.0], [1.0, 1.0]]), torch.zeros(2, 2)
     # lambda = 2.5 / mean|Q| = 1.25; -1.25 * 2 + mean([0, 2]) = -1.5
     assert td3_bc_actor_loss(q, pred, data, 2.5).item() == pytest.approx(-1.5)
+    # sparse rewards: mean|Q| = 0.1 is below the floor 1, so lambda = 2.5 / 1: -2.5 * (-0.1) + 1 = 1.25
+    assert td3_bc_actor_loss(torch.full((2, 2), -0.1), pred, data, 2.5, q_floor=1.0).item() == pytest.approx(1.25)
 
 
 def test_clip_squash_passes_gradients_straight_through():
