@@ -206,8 +206,9 @@ def plot_hil(summary: dict[str, Any], path: str | Path) -> Path:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.set_xticks(ks)
-    fig.suptitle(f"{summary['env_id']}: {summary['config']['finetune']['method']} with a "
-                 f"{summary['config']['quality']} operator, hidden reality {Path(summary['reality_file']).name}")
+    c = summary["config"]
+    fig.suptitle(f"{summary['env_id']}: {c['finetune']['method']}, simulated operator {c['quality']} "
+                 f"({c['rule']} rule), hidden reality {Path(summary['reality_file']).name}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
