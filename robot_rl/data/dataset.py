@@ -151,10 +151,14 @@ def bag_sha256(path: str | Path) -> str:
     path = Path(path)
     if not path.is_dir():
         raise BagError(f"{path}: no such bag directory")
-    files = sorted((f for f in path.iterdir() if f.is_file() and (f.suffix == ".mcap" or f.name == "metadata.yaml")),
-                   key=lambda f: f.name)
+    return files_sha256([f for f in path.iterdir() if f.is_file() and (f.suffix == ".mcap" or
+                                                                       f.name == "metadata.yaml")])
+
+
+def files_sha256(files: Sequence[Path]) -> str:
+    """The sha256 of the `sha256sum` listing of `files`, sorted by name (a copy hashes the same, an edit does not)."""
     listing = hashlib.sha256()
-    for file in files:
+    for file in sorted(files, key=lambda f: f.name):
         digest = hashlib.sha256()
         with file.open("rb") as f:
             while block := f.read(1 << 20):

@@ -19,7 +19,6 @@ a dataset hashes the same and an edited one does not.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from robot_rl.data import labels as lb
+from robot_rl.data.dataset import files_sha256
 from robot_rl.data.intervention_log import DatasetError, InterventionLog, tick_arrays
 from robot_rl.robots import RobotSpec
 
@@ -82,15 +82,7 @@ class Transitions:
 
 def dataset_sha256(data_path: str | Path) -> str:
     """sha256 of the `sha256sum` listing (name order) of the files in a Minari data folder."""
-    files = sorted((f for f in Path(data_path).iterdir() if f.is_file()), key=lambda f: f.name)
-    listing = hashlib.sha256()
-    for file in files:
-        digest = hashlib.sha256()
-        with file.open("rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        listing.update(f"{digest.hexdigest()}  {file.name}\n".encode())
-    return listing.hexdigest()
+    return files_sha256([f for f in Path(data_path).iterdir() if f.is_file()])
 
 
 def _data_folder(path: Path) -> Path:

@@ -104,7 +104,6 @@ class LearnerNode:
         self.robot = load_robot(card.robot)
         self.action_map, self.obs_spec = entry(card.env_id).action_map(self.robot), observation_spec(card.env_id,
                                                                                                      self.robot)
-        self.module = module
         self.learner = OnlineLearner(module, FinetuneConfig(method=config.method, updates=config.updates,
                                                             critic_warmup=config.critic_warmup),
                                      OnlineSchedule(config.warmup_ticks, config.train_every_ticks))
@@ -207,7 +206,7 @@ class LearnerNode:
                                sha256=digest.hexdigest(), transitions=cut,
                                interventions=sum(r.source == "operator" for r in records), policies=[], bags=[])
         data = transitions_from_log(log, self.robot, source)
-        samples = samples_from(data, self.module, self.action_map, self.obs_spec)
+        samples = samples_from(data, self.action_map, self.obs_spec)
         try:
             actor = self.learner.train(samples, cut)
         except ValueError as e:

@@ -120,7 +120,6 @@ class SwapManager:
         self.last_beat: float | None = None
         self.stale = False
         self.episode_ticks, self.episode_operator_ticks = 0, 0
-        self.events: list[dict[str, Any]] = []
         self._tmp = Path(tempfile.mkdtemp(prefix="robot_rl_swap_"))
         self.pub = transport.create_publisher(config.swap_topic, DiagnosticArray, LOG_QOS)
         transport.create_subscription(config.topic, DiagnosticArray, self.on_online, LOG_QOS)
@@ -250,7 +249,6 @@ class SwapManager:
         return self.current.folder, self.current.policy
 
     def _event(self, kind: str, values: dict[str, Any]) -> None:
-        self.events.append({"kind": kind, **values})
         level = DiagnosticStatus.WARN if kind in ("rejected", "rolled_back", "learner_stale") else DiagnosticStatus.OK
         self.pub.publish(status_array(SWAP_STATUS, level, kind, {"kind": kind, **values}, self.transport.now_ns()))
         print(f"controller: online: {kind} " + " ".join(f"{k}={v}" for k, v in values.items()), flush=True)

@@ -30,10 +30,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from robot_rl.data.transitions import Transitions
 from robot_rl.learn.buffers import ReplayBuffer, sample_mixed
 from robot_rl.learn.finetune_config import FinetuneConfig
 from robot_rl.learn.networks import DeterministicPolicy
 from robot_rl.learn.sac import CriticEnsemble, SACConfig, critic_target
+from robot_rl.spaces import VectorSpec
+from robot_rl.spaces.actions import ActionMap
 
 
 @dataclass
@@ -207,8 +210,8 @@ def _offline_rl(actor: DeterministicPolicy, samples: Samples, config: FinetuneCo
     return stats, state
 
 
-def samples_from(transitions: object, actor: DeterministicPolicy, action_map: object, obs_spec: object) -> Samples:
-    """Normalized-action training arrays from `robot_rl.data.transitions.Transitions` for `actor`'s task."""
+def samples_from(transitions: Transitions, action_map: ActionMap, obs_spec: VectorSpec) -> Samples:
+    """Normalized-action training arrays from `transitions` for the task of `action_map` and `obs_spec`."""
     t = transitions
     obs64 = t.obs.astype(np.float64)
     action = action_map.to_action(obs64, t.applied, obs_spec)

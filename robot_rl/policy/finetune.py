@@ -181,7 +181,7 @@ def finetune(parent_dir: str | Path, datasets: Sequence[str | Path], out_dir: st
     check_datasets(data, card, str(parent_dir))
     robot = load_robot(card.robot)
     e = entry(card.env_id)
-    samples = samples_from(data, module, e.action_map(robot), observation_spec(card.env_id, robot))
+    samples = samples_from(data, e.action_map(robot), observation_spec(card.env_id, robot))
     counts = label_counts(data)
     say(f"finetune: {card.env_id} from {parent_dir} ({card.onnx.sha256[:12]}), {config.method} on "
         f"{len(data)} transitions of {len(data.sources)} dataset(s): " + ", ".join(f"{k} {v}" for k, v in
