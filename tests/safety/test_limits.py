@@ -71,7 +71,7 @@ def _variant(tmp_path, robot, edit):
     data = yaml.safe_load((src / "robot.yaml").read_text())
     edit(data)
     for f in src.iterdir():
-        if f.name != "robot.yaml":
+        if f.is_file() and f.name != "robot.yaml":  # realities/ holds hidden-reality files
             (tmp_path / f.name).write_text(f.read_text())
     (tmp_path / "robot.yaml").write_text(yaml.safe_dump(data))
     return tmp_path / "robot.yaml"
