@@ -60,8 +60,11 @@ class Robot:
 def robot(ros_domain_id: str) -> Iterator[Robot]:
     """The controller node (arm, shipped policy) in a thread, on a DDS domain of this test's own."""
     robot = Robot()
+    # watchdog 25 periods (0.5 s): a machine starved by other jobs delays this test's 50 Hz states by more than the
+    # default 3 periods, and the stale-state fallback is not what the tests using this fixture are about (the
+    # stale tests send 1 s old stamps)
     params = {"robot": "arm", "policy": str(ROOT / "policies" / "arm-reach"), "auto_enable": True,
-              "diagnostics_period_s": 0.2, "reject_limit": 5}
+              "diagnostics_period_s": 0.2, "reject_limit": 5, "watchdog_periods": 25.0}
     stop = threading.Event()
     node_transport = DdsTransport("controller")
     thread = threading.Thread(target=run_controller, args=(node_transport, params, stop), daemon=True)
