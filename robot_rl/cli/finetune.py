@@ -115,7 +115,8 @@ def run_hil_command(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
     else:
         first, last = summary["rounds"][0], summary["rounds"][-1]
+        rounds = len(summary["rounds"]) - 1
         print(f"hil: {summary['env_id']}: hidden-reality success {first['success']:.0%} -> {last['success']:.0%} in "
-              f"{len(summary['rounds']) - 1} rounds, {summary['operator_steps']} operator steps, "
+              f"{rounds} round{'' if rounds == 1 else 's'}, {summary['operator_steps']} operator steps, "
               f"{summary['robot_time_s']:.0f} s of robot time; {args.out}/hil.json, {args.out}/hil.png")
     return 0
