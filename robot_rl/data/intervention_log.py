@@ -86,11 +86,7 @@ class LogCollector:
         """One DiagnosticArray of `topic` (received at `t_ns`); a malformed one is a DatasetError."""
         m = BagMessage(topic, _DIAGNOSTIC_ARRAY, t_ns, msg) if not isinstance(msg, BagMessage) else msg
         if m.topic == TICK_TOPIC:
-            record = _tick(m, self.name)
-            if self.skip_repeated_ticks and record.tick in self._ticks:
-                return
-            self._ticks.add(record.tick)
-            self.records.append(record)
+            self._add_record(_tick(m, self.name))
         elif m.topic == POLICY_TOPIC:
             self.policies.append(_status_values(m, POLICY_STATUS, self.name)[0])
         elif m.topic == EPISODE_TOPIC:
@@ -101,11 +97,14 @@ class LogCollector:
     def merge(self, log: InterventionLog) -> None:
         """Add a log read earlier (a bag): records (repeated ticks skipped if so configured), provenance, reports."""
         for record in log.records:
-            if not (self.skip_repeated_ticks and record.tick in self._ticks):
-                self._ticks.add(record.tick)
-                self.records.append(record)
+            self._add_record(record)
         self.policies.extend(log.provenance.policies.values())
         self.reports.extend(log.reports)
+
+    def _add_record(self, record: TickRecord) -> None:
+        if not (self.skip_repeated_ticks and record.tick in self._ticks):
+            self._ticks.add(record.tick)
+            self.records.append(record)
 
     def log(self) -> InterventionLog:
         """The log so far (records in tick order); DatasetError without tick records or policy provenance."""

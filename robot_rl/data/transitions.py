@@ -93,8 +93,8 @@ def _data_folder(path: Path) -> Path:
                        "make one with `robot-rl dataset BAG... --out DIR`")
 
 
-def _open(path: Path) -> tuple[object, dict]:
-    """The MinariDataset at `path` and its robot_rl metadata; a damaged or foreign dataset names the file."""
+def _open(path: Path) -> tuple[Path, object, dict]:
+    """The data folder at `path`, its MinariDataset and robot_rl metadata; a damaged or foreign one names the file."""
     import minari
 
     data = _data_folder(path)
@@ -108,7 +108,7 @@ def _open(path: Path) -> tuple[object, dict]:
                            "rebuild it from the bags with `robot-rl dataset`") from None
     if not isinstance(meta, dict) or "observation" not in meta:
         raise DatasetError(f"{data / 'metadata.json'}: field 'robot_rl' missing: not a `robot-rl dataset` output")
-    return ds, meta
+    return data, ds, meta
 
 
 def _episode_arrays(ds: object, meta: dict, where: str) -> dict[str, np.ndarray]:
@@ -148,8 +148,7 @@ def load_transitions(paths: list[str | Path]) -> Transitions:
     sources: list[DatasetSource] = []
     first: dict | None = None
     for path in map(Path, paths):
-        ds, meta = _open(path)
-        data = _data_folder(path)
+        data, ds, meta = _open(path)
         if first is None:
             first = meta
         for key in ("robot", "env_id", "observation"):

@@ -27,13 +27,15 @@ from typing import Any
 
 from robot_rl.data.dataset import DatasetConfig, build_dataset
 from robot_rl.deploy.launcher import launch, load_params
-from robot_rl.envs import entry
+from robot_rl.deploy.sim_driver import load_reality
+from robot_rl.envs import BatchedRobotEnv, entry
 from robot_rl.evaluate.policy_eval import evaluate_policy
 from robot_rl.evaluate.stats import wilson_interval
-from robot_rl.learn.finetune import FinetuneConfig
+from robot_rl.learn.checkpoint import yaml_plain
+from robot_rl.learn.finetune_config import FinetuneConfig
 from robot_rl.policy.finetune import finetune
 from robot_rl.policy.runner import sha256_file
-from robot_rl.robots import load_robot, read_yaml
+from robot_rl.robots import load_robot
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REALITY = {"arm": "sim/arm/realities/weak_actuators.yaml",
@@ -144,7 +146,10 @@ def run_hil(config: HilConfig, progress: Callable[[str], None] = print) -> dict[
     reality_file = Path(config.reality_file or ROOT / DEFAULT_REALITY.get(robot, ""))
     if not reality_file.is_file():
         raise FileNotFoundError(f"{reality_file}: no hidden reality file (pass --reality FILE)")
-    reality = {k: float(v) for k, v in read_yaml(reality_file).items()}
+    env = BatchedRobotEnv(entry(config.env_id), 1, "mujoco", randomize=False)
+    nominal = env.nominal
+    env.close()
+    reality = load_reality(reality_file, nominal)  # checked as the simulated robot checks it
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     policy, datasets, rounds = parent, [], []
@@ -167,19 +172,13 @@ def run_hil(config: HilConfig, progress: Callable[[str], None] = print) -> dict[
         rounds.append(r)
         progress(_line(r))
     summary = {"env_id": config.env_id, "robot": robot, "parent": str(parent), "reality_file": str(reality_file),
-               "reality": reality, "config": _plain(asdict(config)), "rounds": [asdict(r) for r in rounds],
+               "reality": reality, "config": yaml_plain(asdict(config)), "rounds": [asdict(r) for r in rounds],
                "operator_steps": sum(r.deploy.get("operator_steps", 0) for r in rounds),
                "robot_time_s": round(sum(r.deploy.get("robot_time_s", 0.0) for r in rounds), 2),
                "wall_s": round(time.perf_counter() - start, 1), "final_policy": str(policy)}
     (out / "hil.json").write_text(json.dumps(summary, indent=2))
     plot_hil(summary, out / "hil.png")
     return summary
-
-
-def _plain(value: Any) -> Any:  # noqa: ANN401 - nested config values
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return list(value) if isinstance(value, tuple) else value
 
 
 def plot_hil(summary: dict[str, Any], path: str | Path) -> Path:

@@ -19,6 +19,7 @@ Versions are exported with `robot_rl.policy.finetune.export_child`
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import queue
@@ -82,11 +83,6 @@ def online_message(kind: str, values: Mapping[str, object], stamp: int) -> Diagn
     return status_array(ONLINE_STATUS, DiagnosticStatus.OK, kind, {"kind": kind, **values}, stamp)
 
 
-def _completed(log_records: list, reports: int) -> list:
-    """Records of the episodes that have a report (the controller numbers episodes from 1, as reports are)."""
-    return [r for r in log_records if 1 <= r.episode <= reports]
-
-
 class LearnerNode:
     """Collects ticks, trains versions when due, offers them."""
 
@@ -118,9 +114,10 @@ class LearnerNode:
             transport.create_subscription(topic, DiagnosticArray, lambda m, t=topic: self.on_message(t, m), qos)
         self.reports_seen = len(self.collector.reports)
         self.busy = False
+        """A version is being trained; cleared by the main thread once the thread's messages are published."""
         self.outbox: queue.Queue = queue.Queue()
-        """Messages the training thread wants published (the main thread owns the transport)."""
-        self.worker: threading.Thread | None = None
+        """(kind, values) the training thread wants published, then ('done', {}) (the main thread owns the
+        transport)."""
 
     def _resume(self) -> None:
         state = self.out / "learner.pt"
@@ -169,36 +166,38 @@ class LearnerNode:
         while time.monotonic() < deadline and not stop.is_set():
             self.transport.spin_once(0.01)
         self.reports_seen = reports
-        records = _completed(self.collector.records, reports)
-        self.busy = self.learner.due(len(records))
+        log = self.collector.log()  # here, not in the thread: the collector keeps growing meanwhile
+        # the episodes with a report (the controller numbers episodes from 1, as the reports are counted)
+        log = dataclasses.replace(log, records=[r for r in log.records if 1 <= r.episode <= reports])
+        self.busy = self.learner.due(len(log.records))
         self.heartbeat()  # at once: a controller in lockstep waits for it at the episode boundary
-        if not self.busy:
-            return
-        self.worker = threading.Thread(target=self._train_in_thread, args=(records,), daemon=True)
-        self.worker.start()
+        if self.busy:
+            threading.Thread(target=self._train_in_thread, args=(log,), daemon=True).start()
 
-    def _train_in_thread(self, records: list) -> None:
+    def _train_in_thread(self, log: InterventionLog) -> None:
         try:
-            self._train(records)
+            self._train(log)
         except Exception as e:  # noqa: BLE001 - a failed version must not kill the learner: report it
-            self.outbox.put(("no_offer", {"cut": len(records), "reason": f"{type(e).__name__}: {e}"}))
+            self.outbox.put(("no_offer", {"cut": len(log.records), "reason": f"{type(e).__name__}: {e}"}))
             print(f"learner: training failed: {type(e).__name__}: {e}", flush=True)
         finally:
-            self.busy = False
+            self.outbox.put(("done", {}))
 
     def flush(self) -> None:
-        """Publish what the training thread left in the outbox."""
+        """Publish what the training thread left in the outbox; its 'done' clears `busy` after its messages."""
         while not self.outbox.empty():
             kind, values = self.outbox.get()
-            self.pub.publish(online_message(kind, values, self.transport.now_ns()))
+            if kind == "done":
+                self.busy = False
+            else:
+                self.pub.publish(online_message(kind, values, self.transport.now_ns()))
 
-    def _train(self, records: list) -> None:
+    def _train(self, log: InterventionLog) -> None:
+        """Train a version on `log` (the completed episodes' ticks, in tick order) and offer it."""
         from robot_rl.learn.finetune import samples_from
 
+        records = log.records
         cut, t0 = len(records), time.perf_counter()
-        log = self.collector.log()
-        log = InterventionLog(log.name, log.provenance, sorted(records, key=lambda r: r.tick), log.reports,
-                              log.intervention_events)
         digest = hashlib.sha256()
         for r in log.records:
             digest.update(np.ascontiguousarray(r.applied).tobytes() + str(r.tick).encode())

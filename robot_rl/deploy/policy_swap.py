@@ -18,6 +18,7 @@ The controller owns one `SwapManager` when `online.enabled`. It listens to the l
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,7 @@ import numpy as np
 from robot_rl.deploy.diagnostics import status_array
 from robot_rl.deploy.msgs import DiagnosticArray, DiagnosticStatus
 from robot_rl.deploy.transport import COMMAND_QOS, LOG_QOS, Transport
-from robot_rl.policy import OnnxPolicy
+from robot_rl.policy import OnnxPolicy, PolicyError
 from robot_rl.robots import RobotSpec
 
 SWAP_STATUS = "robot_rl/swap"
@@ -105,10 +106,9 @@ class SwapManager:
         self.current = _Version(folder, policy, 0)
         self.previous: list[_Version] = []
         self.offers: list[dict[str, str]] = []
-        self.answers = 0
-        """Offers and no_offers heard (a due version is answered by one of them)."""
         self.check: tuple[subprocess.Popen, Path, dict[str, str], float] | None = None
-        self.ready: _Version | None = None
+        self.ready: dict[str, str] | None = None
+        """The offer whose check passed, swapped in (loaded) at the next episode boundary."""
         self.refused: set[str] = set()
         self.reports = 0
         """Episode reports heard."""
@@ -137,11 +137,9 @@ class SwapManager:
         if kind == "heartbeat":
             self.learner_reports, self.learner_busy = int(values["reports"]), values["busy"] == "True"
         elif kind == "offer" and values.get("sha256") not in self.refused:
-            self.answers += 1
             self.offers.append(values)
             self._event("offer_received", {k: values[k] for k in ("version", "sha256", "path", "cut")})
         elif kind == "no_offer":
-            self.answers += 1
             self._event("no_offer", {k: values.get(k, "") for k in ("cut", "reason")})
 
     def on_episode(self, msg: Any) -> None:  # noqa: ANN401 - DiagnosticArray
@@ -204,7 +202,7 @@ class SwapManager:
             self._event("rejected", {"version": offer["version"], "sha256": offer["sha256"],
                                      "reasons": "; ".join(result["reasons"]), **figures})
             return
-        self.ready = _Version(offer["path"], OnnxPolicy.load(offer["path"], self.spec), int(offer["version"]))
+        self.ready = offer
         self._event("check_passed", {"version": offer["version"], "sha256": offer["sha256"], **figures})
 
     # ------------------------------------------------------------------------------------------ boundary
@@ -241,7 +239,14 @@ class SwapManager:
                 return self.current.folder, self.current.policy
         if self.ready is None:
             return None
-        old, self.current, self.ready = self.current, self.ready, None
+        offer, self.ready = self.ready, None
+        try:  # loaded here, between episodes, not in a tick: the swap is the only place it may cost time
+            policy = OnnxPolicy.load(offer["path"], self.spec)
+        except PolicyError as e:
+            self.refused.add(offer["sha256"])
+            self._event("rejected", {"version": offer["version"], "sha256": offer["sha256"], "reasons": str(e)})
+            return None
+        old, self.current = self.current, _Version(offer["path"], policy, int(offer["version"]))
         self.previous.append(old)
         self._event("swapped", {"from_version": old.version, "to_version": self.current.version,
                                 "from_sha256": old.policy.card.onnx.sha256,
@@ -254,7 +259,8 @@ class SwapManager:
         print(f"controller: online: {kind} " + " ".join(f"{k}={v}" for k, v in values.items()), flush=True)
 
     def close(self) -> None:
-        """Stop a running check."""
+        """Stop a running check, remove the check files."""
         if self.check is not None:
             self.check[0].kill()
             self.check[0].wait()
+        shutil.rmtree(self._tmp, ignore_errors=True)

@@ -108,7 +108,7 @@ def _tensor(x: np.ndarray) -> torch.Tensor:
 
 def _minibatch(samples: Samples, idx: np.ndarray) -> dict[str, torch.Tensor]:
     return {k: torch.as_tensor(np.asarray(getattr(samples, k)[idx], dtype=np.float32))
-            for k in ("obs", "action", "label", "label_mask", "policy_tick", "success")}
+            for k in ("obs", "action", "label", "label_mask", "policy_tick")}
 
 
 def _supervised(actor: DeterministicPolicy, parent: DeterministicPolicy, samples: Samples, config: FinetuneConfig,
@@ -122,16 +122,17 @@ def _supervised(actor: DeterministicPolicy, parent: DeterministicPolicy, samples
     opt = torch.optim.Adam(actor.net.parameters(), lr=config.actor_lr)
     if resume:
         opt.load_state_dict(resume["actor_opt"])
+    with torch.no_grad():  # the parent is fixed: its actions once, not per batch
+        anchors = normalized_action(parent, _tensor(samples.obs))
     loss = torch.zeros(())
     for step in range(config.updates):
-        b = _minibatch(samples, rng.choice(pool, config.batch_size))
+        idx = rng.choice(pool, config.batch_size)
+        b = _minibatch(samples, idx)
         pred = normalized_action(actor, b["obs"])
         if config.method == "bc":
-            loss = masked_mse(pred, b["action"], torch.ones(len(pred), dtype=torch.bool))
+            loss = ((pred - b["action"]) ** 2).sum(-1).mean()
         else:
-            with torch.no_grad():
-                anchor = normalized_action(parent, b["obs"])
-            loss = dagger_loss(pred, b["label"], b["label_mask"] > 0, anchor, b["policy_tick"] > 0,
+            loss = dagger_loss(pred, b["label"], b["label_mask"] > 0, anchors[idx], b["policy_tick"] > 0,
                                config.anchor_weight)
         opt.zero_grad()
         loss.backward()
@@ -258,8 +259,7 @@ def finetune_actor(parent: DeterministicPolicy, samples: Samples, config: Finetu
     say = progress or (lambda _line: None)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    actor = copy.deepcopy(parent).train()
-    actor.normalizer.requires_grad_(False)
+    actor = copy.deepcopy(parent).train()  # the normalizer holds buffers only: it stays the parent's
     if config.method in ("bc", "hg-dagger"):
         stats, state = _supervised(actor, parent, samples, config, rng, say, resume)
     else:

@@ -5,7 +5,6 @@ and the bad inputs (foreign robot / spec / policy, no interventions, empty, trun
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from robot_rl.policy import OnnxPolicy
 from robot_rl.policy.finetune import finetune
 from robot_rl.policy.runner import sha256_file
 from tests.conftest import fresh_domain_id
+from tests.deploy.test_end_to_end import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 PARENT = ROOT / "policies" / "arm-reach"
@@ -33,15 +33,13 @@ QUICK = {"updates": 40, "critic_warmup": 20, "batch_size": 64}
 
 def _record(out: Path, episodes: int, operator: bool) -> Path:
     """A real deployment of the shipped arm policy (lockstep over DDS on loopback), recorded and made a dataset."""
-    cmd = [sys.executable, "-m", "robot_rl.cli.main", "launch", str(ROOT / "launch" / "arm.yaml"), "--middleware",
-           "dds", "--record", str(out / "bag"), "--duration", "240", "--set", f"sim_driver.episodes={episodes}",
-           "--set", f"sim_driver.reality_file={REALITY}"]
+    extra = ["--set", f"sim_driver.reality_file={REALITY}"]
     if operator:
-        cmd += ["--operator", "sim-expert", "--set", "operator.sim_expert.quality=expert90"]
-    env = {**os.environ, "ROS_DOMAIN_ID": fresh_domain_id()}
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False, env=env)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    build_dataset([out / "bag"], out / "dataset")
+        extra += ["--operator", "sim-expert", "--set", "operator.sim_expert.quality=expert90"]
+    with pytest.MonkeyPatch.context() as mp:  # a module fixture: its own DDS domain, set by hand
+        mp.setenv("ROS_DOMAIN_ID", fresh_domain_id())
+        _, _, bag = launch("arm", out, episodes, *extra)
+    build_dataset([bag], out / "dataset")
     return out / "dataset" / DATA
 
 
