@@ -14,6 +14,10 @@ Calibration file (`calibration/<robot>/<stamp>.yaml`, written by `robot-rl sysid
     parameters:                         # name: mean and standard deviation, in the parameter's unit
       link_mass_scale: {mean: 1.04, std: 0.01}
       joint_damping_scale: {mean: 1.3, std: 0.1}
+
+`robot-rl sysid fit` adds per parameter `unit`, `ci95` and the search `bounds`, and at the top `created`,
+`mujoco_version`, `project_commit`, `nrmse` (train, held-out), `unidentifiable` and `fit` (settings). NaN or
+infinite numbers are refused at load, naming the field.
 """
 
 from __future__ import annotations
@@ -39,10 +43,15 @@ class RangeOverride(StrictModel):
 
 
 class CalibratedValue(StrictModel):
-    """An identified parameter: mean and standard deviation in the parameter's unit."""
+    """An identified parameter: mean and standard deviation in the parameter's unit (finite numbers)."""
 
-    mean: float
-    std: float = Field(ge=0)
+    mean: float = Field(allow_inf_nan=False)
+    std: float = Field(ge=0, allow_inf_nan=False)
+    unit: str = ""
+    ci95: list[float] | None = Field(default=None, min_length=2, max_length=2)
+    """95 % confidence interval (low, high), in the parameter's unit."""
+    bounds: list[float] | None = Field(default=None, min_length=2, max_length=2)
+    """The search box the fit used."""
 
 
 class LogReference(StrictModel):
@@ -59,6 +68,17 @@ class Calibration(StrictModel):
     range_sigma: float = Field(default=3.0, gt=0)
     source_logs: list[LogReference] = Field(default_factory=list)
     parameters: dict[str, CalibratedValue]
+    created: str = ""
+    """ISO date and time of the fit."""
+    mujoco_version: str = ""
+    project_commit: str = ""
+    """`git describe` of robot_rl when the fit ran."""
+    nrmse: dict[str, float] = Field(default_factory=dict)
+    """Replay NRMSE of the fitted model: 'train' (the fitted windows) and 'heldout' (ticks kept out of the fit)."""
+    unidentifiable: list[str] = Field(default_factory=list)
+    """Parameter combinations the logs did not constrain."""
+    fit: dict[str, str | float | int] = Field(default_factory=dict)
+    """How it was fitted (window, latency search, optimizer)."""
 
 
 def _validate(model: type[StrictModel], path: Path) -> StrictModel:

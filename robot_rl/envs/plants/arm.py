@@ -107,10 +107,28 @@ class ArmPlant:
         # one sample at the end of each physics step: 2 ms steps, 1 ms cycles -> cycles 2, 4, ..., 20
         samples = self.generator.advance(self._target, self.spec.control_dt_s, stride=self._stride)
         self._update_push(rng)
+        self.track(servo_targets(samples.positions, samples.velocities, self._lead_s))
+
+    def track(self, joint_targets: np.ndarray) -> None:
+        """One control period of servo targets `[N, substeps, 7]` rad (one per physics step); the gripper holds."""
         servo = np.empty((self.num_envs, self.spec.substeps, len(self._kp)))
-        servo[:, :, : self.generator.dofs] = servo_targets(samples.positions, samples.velocities, self._lead_s)
+        servo[:, :, : self.generator.dofs] = joint_targets
         servo[:, :, self.generator.dofs :] = self._gripper
         self.backend.step(self.spec.substeps, position_targets=servo)
+
+    def servo_schedule(self, commands: np.ndarray, start_rad: np.ndarray) -> np.ndarray:
+        """The servo targets `[T, substeps, 7]` rad that commands `[T, 7]` rad produce, from rest at `start_rad`.
+
+        The command path (generator, velocity lead) depends on no physical parameter, so a recorded command
+        sequence replays to the same servo targets under any of them (`robot_rl.sysid.replay`).
+        """
+        generator = JerkLimitedGenerator.for_joints(self.spec.arm.joints, 1, CYCLE_S)
+        generator.reset(np.zeros(1, dtype=int), np.asarray(start_rad, dtype=np.float64)[None])
+        out = np.empty((len(commands), self.spec.substeps, generator.dofs))
+        for t, command in enumerate(np.asarray(commands, dtype=np.float64)):
+            samples = generator.advance(command[None], self.spec.control_dt_s, stride=self._stride)
+            out[t] = servo_targets(samples.positions, samples.velocities, self._lead_s)[0]
+        return out
 
     def _update_push(self, rng: np.random.Generator) -> None:
         dt = self.spec.control_dt_s

@@ -1,0 +1,1 @@
+"""System identification: excitation design, windowed replay fits on `mujoco.sysid`, calibration, reports."""

@@ -1,0 +1,145 @@
+"""Excitation signals for system identification, as pure functions of a design and the robot's limits.
+
+A design (`Excitation`) names a family and its knobs; `arm_commands` turns it into joint position targets
+`[T, n_joints]` rad at the control rate, around the arm's home posture and inside its position limits (a margin
+`LIMIT_MARGIN_RAD` away). The command path then limits velocity, acceleration and jerk (the jerk-limited generator)
+and the safety filter certifies every target, as for any policy.
+
+Families (per joint j of n, t in s, T the duration, a_j the joint's amplitude in rad):
+
+- `multisine`: a sum of `n_sines` sines per joint with Schroeder phases, frequencies spread log-uniformly over
+  [f_low_hz, f_high_hz] and interleaved between joints so no two joints share a frequency:
+  q_j(t) = home_j + a_j / sqrt(n_sines) * sum_k sin(2 pi f_jk t + phi_k),  phi_k = -pi k (k - 1) / n_sines.
+- `chirp`: one linear chirp per joint from f_low_hz to f_high_hz over T, joints phase-shifted by 2 pi j / n.
+- `sweep`: slow triangle waves at two speeds (first half at `f_low_hz`, second half at 3 f_low_hz): constant
+  joint velocities of two magnitudes in both directions, which separate Coulomb friction (constant torque) from
+  viscous damping (torque proportional to speed).
+- `random`: the peer of the designed signals: a random walk low-pass filtered to f_high_hz, scaled to a_j.
+
+Every signal starts and ends at home with a cosine fade of `FADE_S`, so the excitation starts from rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+FAMILIES = ("multisine", "chirp", "sweep", "random")
+LIMIT_MARGIN_RAD = 0.1
+"""Distance kept from each joint's position limits, rad."""
+FADE_S = 1.0
+"""Cosine fade-in and fade-out at both ends, s."""
+
+
+@dataclass(frozen=True)
+class Excitation:
+    """One excitation design: a family and its knobs."""
+
+    family: str = "multisine"
+    """One of `FAMILIES`."""
+    amplitude: float = 0.3
+    """Peak excursion per joint, rad (clipped to the room between home and the limits)."""
+    f_low_hz: float = 0.2
+    """Lowest frequency, Hz (the sweep's base rate)."""
+    f_high_hz: float = 2.0
+    """Highest frequency, Hz."""
+    n_sines: int = 4
+    """multisine: sines per joint."""
+    seed: int = 0
+    """random: the noise seed."""
+
+    def __post_init__(self) -> None:
+        checks = {
+            "family": (self.family in FAMILIES, f"one of {list(FAMILIES)}"),
+            "amplitude": (self.amplitude > 0, "> 0"),
+            "f_low_hz": (0 < self.f_low_hz <= self.f_high_hz, "in (0, f_high_hz]"),
+            "n_sines": (self.n_sines >= 1, ">= 1"),
+        }
+        bad = [f"{k} = {getattr(self, k)!r} (must be {why})" for k, (ok, why) in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"excitation: {'; '.join(bad)}")
+
+    def label(self) -> str:
+        """Short name, e.g. 'multisine 0.30 rad 0.2-2.0 Hz'."""
+        return f"{self.family} {self.amplitude:.2f} rad {self.f_low_hz:g}-{self.f_high_hz:g} Hz"
+
+
+def joint_amplitudes(home: np.ndarray, low: np.ndarray, high: np.ndarray, amplitude: float) -> np.ndarray:
+    """Per-joint amplitude `[n]` rad: `amplitude`, reduced where home is nearer than that to a limit (less margin).
+
+    >>> joint_amplitudes(np.array([0.0, 1.0]), np.array([-2.0, 0.0]), np.array([2.0, 1.2]), 0.5).round(3).tolist()
+    [0.5, 0.1]
+    """
+    room = np.minimum(home - low, high - home) - LIMIT_MARGIN_RAD
+    return np.clip(room, 0.0, amplitude)
+
+
+def fade(t: np.ndarray, duration_s: float) -> np.ndarray:
+    """Cosine fade-in/out window `[T]` in [0, 1]: 0 at both ends, 1 from FADE_S in to FADE_S before the end."""
+    ramp = min(FADE_S, duration_s / 2)
+    up = np.clip(t / ramp, 0.0, 1.0)
+    down = np.clip((duration_s - t) / ramp, 0.0, 1.0)
+    return 0.5 * (1 - np.cos(np.pi * np.minimum(up, down)))
+
+
+def unit_signals(design: Excitation, n_joints: int, t: np.ndarray, duration_s: float) -> np.ndarray:
+    """The design's signals `[T, n_joints]` with peak magnitude about 1 (before amplitudes and fade)."""
+    j = np.arange(n_joints)
+    if design.family == "multisine":
+        k = np.arange(design.n_sines)
+        grid = np.geomspace(design.f_low_hz, design.f_high_hz, design.n_sines * n_joints)
+        freqs = grid.reshape(design.n_sines, n_joints).T  # joint j takes every n-th frequency: interleaved
+        phases = -np.pi * k * (k - 1) / design.n_sines
+        s = np.sin(2 * np.pi * freqs[None] * t[:, None, None] + phases[None, None, :]).sum(-1)
+        return s / np.sqrt(design.n_sines) / 1.2
+    if design.family == "chirp":
+        rate = (design.f_high_hz - design.f_low_hz) / duration_s
+        phase = 2 * np.pi * (design.f_low_hz * t + 0.5 * rate * t**2)
+        return np.sin(phase[:, None] + 2 * np.pi * j[None] / n_joints)
+    if design.family == "sweep":
+        rate = np.where(t < duration_s / 2, design.f_low_hz, 3 * design.f_low_hz)
+        cycles = np.cumsum(rate) * (t[1] - t[0] if len(t) > 1 else 0.0)
+        tri = 2 * np.abs(2 * ((cycles[:, None] + j[None] / (2 * n_joints)) % 1.0) - 1) - 1
+        return tri
+    rng = np.random.default_rng(design.seed)
+    dt = t[1] - t[0] if len(t) > 1 else 1.0
+    alpha = 1 - np.exp(-2 * np.pi * design.f_high_hz * dt)
+    x, out = np.zeros(n_joints), np.empty((len(t), n_joints))
+    for i, z in enumerate(rng.standard_normal((len(t), n_joints))):
+        x = x + alpha * (z - x)
+        out[i] = x
+    return out / max(np.abs(out).max(), 1e-9)
+
+
+def arm_commands(design: Excitation, home: Sequence[float], low: Sequence[float], high: Sequence[float],
+                 duration_s: float, dt_s: float) -> np.ndarray:
+    """Joint position targets `[T, n]` rad, T = round(duration_s / dt_s), for `design` around `home`.
+
+    Args:
+        design: the excitation.
+        home: home posture `[n]` rad (where the signal starts and ends).
+        low: lower joint position limits `[n]` rad; targets stay `LIMIT_MARGIN_RAD` inside them.
+        high: upper joint position limits `[n]` rad.
+        duration_s: length, s (> 0).
+        dt_s: control period, s.
+
+    """
+    if duration_s <= 0 or dt_s <= 0:
+        raise ValueError(f"excitation: duration_s ({duration_s}) and dt_s ({dt_s}) must be > 0")
+    home_a, low_a, high_a = (np.asarray(v, dtype=np.float64) for v in (home, low, high))
+    t = np.arange(int(round(duration_s / dt_s))) * dt_s
+    amp = joint_amplitudes(home_a, low_a, high_a, design.amplitude)
+    signal = unit_signals(design, len(home_a), t, duration_s) * amp[None] * fade(t, duration_s)[:, None]
+    return np.clip(home_a + signal, low_a + LIMIT_MARGIN_RAD, high_a - LIMIT_MARGIN_RAD)
+
+
+def arm_candidates(duration_s: float) -> list[Excitation]:
+    """The designs the D-optimal search compares for the arm (multisines, chirps, sweeps; `random` is the peer)."""
+    del duration_s  # the same candidates for every length; kept for other robots' families
+    return [
+        Excitation("multisine", 0.3, 0.2, 2.0), Excitation("multisine", 0.5, 0.1, 1.0),
+        Excitation("multisine", 0.2, 0.5, 4.0), Excitation("chirp", 0.4, 0.1, 2.0),
+        Excitation("chirp", 0.25, 0.2, 4.0), Excitation("sweep", 0.6, 0.1, 0.1),
+    ]

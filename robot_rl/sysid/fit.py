@@ -1,0 +1,224 @@
+"""Fitting physical parameters to a log: global start, Gauss-Newton refinement, intervals, on `mujoco.sysid`.
+
+1. Latency is an integer number of control steps: every candidate 0..`max_latency` gets a short CMA-ES search
+   (`cma`) over the continuous parameters (in log space, on a subset of the windows); all candidates' populations
+   run as one batch of replays. The best latency is kept (exact in control steps when the others fit).
+2. `mujoco.sysid.optimize` (box-constrained Levenberg-Marquardt on `mujoco.minimize`, finite differences batched
+   over the replay's envs) refines the continuous parameters from the best CMA-ES point on all windows.
+3. `mujoco.sysid.calculate_intervals` gives 95 % intervals from the Jacobian at the optimum and the residual
+   variance; `unidentifiable_directions` names parameter combinations the log does not constrain.
+
+Residuals are the replay's scaled signals minus the measured ones (`robot_rl.sysid.replay`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import cma
+import numpy as np
+from mujoco import sysid
+
+from robot_rl.robots import RangeSpec
+from robot_rl.sysid.replay import ArmReplay
+
+LATENCY = "action_latency_steps"
+FIT_EXCLUDED = ("observation_noise_scale", "push_force_n", LATENCY)
+"""Randomized parameters that are not physics of the log (noise level, disturbances) or are searched apart."""
+
+
+class FitError(RuntimeError):
+    """The fit did not converge; nothing is written."""
+
+
+@dataclass
+class FitResult:
+    """Identified parameters with their uncertainty."""
+
+    values: dict[str, float]
+    """Parameter -> identified value (latency as an integer)."""
+    ci95: dict[str, float]
+    """Parameter -> half-width of the 95 % interval (0 for latency; inf where not identifiable)."""
+    std: dict[str, float]
+    """Parameter -> standard deviation (sqrt of the covariance diagonal)."""
+    bounds: dict[str, tuple[float, float]]
+    latency_costs: dict[int, float]
+    """Candidate latency -> best CMA-ES cost (mean squared scaled residual)."""
+    rms: float
+    """RMS scaled residual at the optimum."""
+    unidentifiable: list[str] = field(default_factory=list)
+    """Parameter combinations the log does not constrain, in words."""
+    wall_s: float = 0.0
+
+
+def fit_bounds(ranges: Mapping[str, RangeSpec], names: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Search bounds per parameter, wider than the training ranges.
+
+    Scales ('x ...' units) get [low/10, 10 high], others [max(0, low - 3 w), high + 3 w] with w = high - low.
+
+    >>> fit_bounds({"a": RangeSpec(distribution="uniform", low=0.8, high=1.2, unit="x nominal")}, ["a"])
+    {'a': (0.08, 12.0)}
+    """
+    out = {}
+    for name in names:
+        r = ranges[name]
+        if r.unit.startswith("x"):
+            out[name] = (r.low / 10, r.high * 10)
+        else:
+            w = r.high - r.low
+            out[name] = (max(0.0, r.low - 3 * w), r.high + 3 * w)
+    return {k: (round(lo, 12), round(hi, 12)) for k, (lo, hi) in out.items()}
+
+
+def parameter_dict(start: Mapping[str, float], bounds: Mapping[str, tuple[float, float]]) -> sysid.ParameterDict:
+    """`mujoco.sysid` parameters (value, bounds) for the continuous parameters, in the order of `bounds`."""
+    return sysid.ParameterDict({
+        k: sysid.Parameter(k, float(np.clip(start[k], lo, hi)), lo, hi) for k, (lo, hi) in bounds.items()
+    })
+
+
+def unidentifiable_directions(jac: np.ndarray, names: Sequence[str], x: np.ndarray, rel_tol: float = 1e-6
+                              ) -> list[str]:
+    """Combinations of relative parameter changes that leave the residual (almost) unchanged.
+
+    `jac` `[m, p]` is d residual / d x at `x` `[p]`; directions are eigenvectors of (J D)^T (J D), D = diag(|x|),
+    whose eigenvalue is below `rel_tol` times the largest. A pure 2-parameter example: J = [[1, 1]] at x = (1, 1)
+    leaves 'a - b' free.
+
+    >>> unidentifiable_directions(np.array([[1.0, 1.0]]), ["a", "b"], np.ones(2))
+    ['-0.71 a + 0.71 b']
+    """
+    js = jac * np.maximum(np.abs(x), 1e-9)[None]
+    lam, vec = np.linalg.eigh(js.T @ js)
+    out = []
+    for value, v in zip(lam, vec.T, strict=True):
+        if value <= rel_tol * max(lam.max(), 1e-300):
+            v = v * np.sign(v[np.argmax(np.abs(v))])
+            terms = [f"{c:+.2f} {n}" for c, n in zip(v, names, strict=True) if abs(c) > 0.05]
+            out.append(" ".join(terms).lstrip("+"))
+    return out
+
+
+def _params(names: Sequence[str], x: np.ndarray, latency: int) -> dict[str, float]:
+    return dict(zip(names, (float(v) for v in x), strict=True)) | {LATENCY: float(latency)}
+
+
+def to_unit(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Box coordinates in [0, 1]: logarithmic where the lower bound is positive, linear otherwise.
+
+    >>> to_unit(np.array([1.0, 0.5]), np.array([0.1, 0.0]), np.array([10.0, 2.0])).tolist()
+    [0.5, 0.25]
+    """
+    log = lo > 0
+    safe_lo, safe_hi, safe_x = (np.where(log, v, 1.0) for v in (lo, hi, x))
+    return np.where(log, np.log(safe_x / safe_lo) / np.log(safe_hi / safe_lo), (x - lo) / (hi - lo))
+
+
+def from_unit(u: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Inverse of `to_unit`."""
+    log = lo > 0
+    safe_lo, safe_hi = np.where(log, lo, 1.0), np.where(log, hi, 2.0)
+    return np.where(log, safe_lo * (safe_hi / safe_lo) ** u, lo + u * (hi - lo))
+
+
+def search_latency(replay: ArmReplay, bounds: Mapping[str, tuple[float, float]], start: Mapping[str, float],
+                   max_latency: int, generations: int, popsize: int, seed: int, progress: Callable[[str], None]
+                   ) -> dict[int, tuple[float, np.ndarray]]:
+    """CMA-ES in box coordinates (`to_unit`) for every latency 0..max_latency at once, from `start`.
+
+    Returns latency -> (best cost, best point in parameter units).
+    """
+    names = list(bounds)
+    lo, hi = (np.array([bounds[n][i] for n in names]) for i in (0, 1))
+    u0 = to_unit(np.array([start[n] for n in names]), lo, hi).clip(0.05, 0.95)
+    measured = replay.measured()
+    strategies = {lat: cma.CMAEvolutionStrategy(u0, 0.3, {"bounds": [0, 1], "popsize": popsize,
+                                                          "seed": seed + lat + 1, "verbose": -9})
+                  for lat in range(max_latency + 1)}
+    best: dict[int, tuple[float, np.ndarray]] = {}
+    for g in range(generations):
+        asks = {lat: es.ask() for lat, es in strategies.items()}
+        batch = [_params(names, from_unit(np.asarray(u), lo, hi), lat) for lat, us in asks.items() for u in us]
+        costs = np.mean((replay.predict(batch) - measured[None]) ** 2, axis=(1, 2, 3))
+        i = 0
+        for lat, us in asks.items():
+            c = costs[i : i + len(us)]
+            strategies[lat].tell(us, c.tolist())
+            k = int(np.argmin(c))
+            if lat not in best or c[k] < best[lat][0]:
+                best[lat] = (float(c[k]), from_unit(np.asarray(us[k]), lo, hi))
+            i += len(us)
+        lead = min(best, key=lambda k: best[k][0])
+        progress(f"  global search {g + 1}/{generations}: best latency {lead} steps, cost {best[lead][0]:.4g}")
+    return dict(sorted(best.items()))
+
+
+def refine(replay: ArmReplay, start: Mapping[str, float], bounds: Mapping[str, tuple[float, float]], latency: int,
+           max_iters: int) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """Levenberg-Marquardt (`mujoco.sysid.optimize`) from `start`; values, residual at the optimum, Jacobian."""
+    names = list(bounds)
+    measured = replay.measured().reshape(-1)
+
+    def residual_fn(x: np.ndarray, params: sysid.ParameterDict) -> tuple[list[np.ndarray], None, None]:
+        del params
+        xs = np.asarray(x, dtype=np.float64)
+        cols = xs.reshape(len(names), -1)
+        pred = replay.predict([_params(names, cols[:, k], latency) for k in range(cols.shape[1])])
+        r = (pred.reshape(cols.shape[1], -1) - measured[None]).T  # [m, k]
+        return [r[:, 0] if xs.ndim == 1 else r], None, None
+
+    initial = parameter_dict(start, bounds)
+    opt, result = sysid.optimize(initial, residual_fn, optimizer="mujoco", verbose=False, max_iters=max_iters,
+                                 eps=1e-6)
+    x = opt.as_vector()
+    r = residual_fn(x, opt)[0][0]
+    return dict(zip(names, x.tolist(), strict=True)), r, np.asarray(result.jac)
+
+
+def fit(replay: ArmReplay, search: ArmReplay, bounds: Mapping[str, tuple[float, float]], max_latency: int = 4,
+        generations: int = 10, popsize: int = 8, max_iters: int = 30, refine_top: int = 2, seed: int = 0,
+        progress: Callable[[str], None] = print) -> FitResult:
+    """Identify `bounds`' parameters and the latency from `replay`'s log (`search` is a subset for the global start).
+
+    The `refine_top` latencies with the lowest global-search cost are each refined; the lowest residual wins.
+
+    Raises:
+        FitError: a parameter ends on a bound of its search box, or the residual did not fall below nominal.
+
+    """
+    t0 = time.perf_counter()
+    names = list(bounds)
+    found = search_latency(search, bounds, replay.nominal, max_latency, generations, popsize, seed, progress)
+    candidates = sorted(found, key=lambda k: found[k][0])[:refine_top]
+    refined = {}
+    for lat in candidates:
+        progress(f"  refining {names} at latency {lat} steps (Levenberg-Marquardt, mujoco.sysid.optimize)")
+        refined[lat] = refine(replay, dict(zip(names, found[lat][1], strict=True)), bounds, lat, max_iters)
+    latency = min(refined, key=lambda k: float(np.mean(refined[k][1] ** 2)))
+    values, r, jac = refined[latency]
+    _check_converged(replay, values, r, bounds)
+    cov, half = sysid.calculate_intervals([r], jac)
+    x = np.array([values[n] for n in names])
+    return FitResult(
+        values=values | {LATENCY: float(latency)},
+        ci95=dict(zip(names, half.tolist(), strict=True)) | {LATENCY: 0.0},
+        std=dict(zip(names, np.sqrt(np.clip(np.diag(cov), 0, None)).tolist(), strict=True)) | {LATENCY: 0.0},
+        bounds=dict(bounds) | {LATENCY: (0.0, float(max_latency))},
+        latency_costs={k: v[0] for k, v in found.items()}, rms=float(np.sqrt(np.mean(r**2))),
+        unidentifiable=unidentifiable_directions(jac, names, x), wall_s=time.perf_counter() - t0)
+
+
+def _check_converged(replay: ArmReplay, values: Mapping[str, float], r: np.ndarray,
+                     bounds: Mapping[str, tuple[float, float]]) -> None:
+    at_bound = [n for n, (lo, hi) in bounds.items() if min(values[n] - lo, hi - values[n]) <= 1e-3 * (hi - lo)]
+    if at_bound:
+        raise FitError(f"the fit did not converge: {', '.join(f'{n} = {values[n]:.4g}' for n in at_bound)} ended on "
+                       f"the bound of its search box {[bounds[n] for n in at_bound]}; the log may not excite it, or "
+                       f"the robot lies outside the model's reach")
+    nominal_rms = float(np.sqrt(np.mean((replay.predict([{}])[0] - replay.measured()) ** 2)))
+    rms = float(np.sqrt(np.mean(r**2)))
+    if not rms < nominal_rms:
+        raise FitError(f"the fit did not converge: residual RMS {rms:.4g} is not below the nominal model's "
+                       f"{nominal_rms:.4g}")

@@ -1,0 +1,67 @@
+"""The reality gap in numbers: normalized RMS error of open-loop replay at several horizons, per joint.
+
+For a horizon of H ticks, every window of H ticks starts from the measured state and runs the recorded commands
+open loop (`ArmReplay`); per joint j,
+
+    NRMSE_j(H) = sqrt(mean over windows and ticks of (q_pred - q_meas)^2) / std(q_meas over the log),
+
+so 0 is a perfect model and 1 is an error as large as the joint's own motion. The full horizon is one window per
+segment, as long as the shortest segment allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from robot_rl.robots import RobotSpec
+from robot_rl.sysid.replay import SIGNAL_SCALES, SIGNALS, ArmReplay, SysidLog
+
+HORIZONS_S = (0.5, 2.0, None)
+"""Replay horizons of the report, s (None: the full segment)."""
+
+
+def nrmse(pred_q: np.ndarray, meas_q: np.ndarray, joint_std: np.ndarray) -> np.ndarray:
+    """Per-joint NRMSE `[n]` of predicted vs measured positions `[..., n]` rad, normalized by `joint_std` `[n]`.
+
+    >>> nrmse(np.array([[1.0, 0.0], [1.0, 2.0]]), np.zeros((2, 2)), np.array([1.0, 2.0])).tolist()
+    [1.0, 0.7071067811865476]
+    """
+    err = (pred_q - meas_q).reshape(-1, pred_q.shape[-1])
+    return np.sqrt(np.mean(err**2, axis=0)) / np.maximum(joint_std, 1e-12)
+
+
+def horizon_ticks(log: SysidLog, span: tuple[int, int], horizon_s: float | None) -> int:
+    """Window length in ticks for a horizon inside `span` (None: its shortest segment part minus one tick)."""
+    a, b = span
+    parts = [min(e, b) - max(s, a) for s, e in log.segments if min(e, b) > max(s, a)]
+    longest = min(parts) - 1
+    return longest if horizon_s is None else min(longest, max(1, round(horizon_s / log.dt_s)))
+
+
+def replay_positions(spec: RobotSpec, log: SysidLog, span: tuple[int, int], params: Mapping[str, float],
+                     ticks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted and measured joint positions `[n_windows, ticks, n]` rad of `ticks`-long windows in `span`."""
+    replay = ArmReplay(spec, log, ticks, span)
+    n = log.q.shape[1]
+    scale = SIGNAL_SCALES[SIGNALS[0]]
+    return replay.predict([params])[0][..., :n] * scale, replay.measured()[..., :n] * scale
+
+
+def gap_table(spec: RobotSpec, log: SysidLog, span: tuple[int, int], models: Mapping[str, Mapping[str, float]],
+              horizons_s: Sequence[float | None] = HORIZONS_S) -> dict[str, dict[str, list[float]]]:
+    """Model name -> horizon label -> per-joint NRMSE `[n]` over ticks `span` (labels '0.5 s', '2 s', 'full')."""
+    std = log.q[span[0] : span[1]].std(axis=0)
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, params in models.items():
+        out[name] = {}
+        for h in horizons_s:
+            pred, meas = replay_positions(spec, log, span, params, horizon_ticks(log, span, h))
+            out[name]["full" if h is None else f"{h:g} s"] = nrmse(pred, meas, std).tolist()
+    return out
+
+
+def mean_nrmse(table: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    """Horizon label -> NRMSE averaged over joints."""
+    return {h: float(np.mean(v)) for h, v in table.items()}

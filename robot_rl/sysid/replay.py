@@ -1,0 +1,162 @@
+"""Replaying recorded commands in MuJoCo under candidate physical parameters, in windows from measured states.
+
+Each window re-starts from the measured state, so drift of a long open-loop replay does not dominate the fit.
+
+`SysidLog` is what identification needs from a run: per control tick the measured joint state and the command
+applied at that tick, cut into contiguous segments. `ArmReplay` turns a log into predictions: the command path
+(jerk-limited generator, `ArmPlant.servo_schedule`) is replayed once per latency (it depends on no physical
+parameter), then every window of `window` ticks starts from the measured state at its first tick and runs the
+servo targets forward; parameter sets and windows run side by side as the backend's batched envs.
+
+Signals compared (per tick, per joint): position (rad) and velocity (rad/s), each divided by its scale in
+`SIGNAL_SCALES` so positions and velocities weigh alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from robot_rl.envs.plants import PLANTS
+from robot_rl.robots import RobotSpec
+
+SIGNALS = ("joint_pos_rad", "joint_vel_rad_s")
+SIGNAL_SCALES = {"joint_pos_rad": 0.01, "joint_vel_rad_s": 0.1}
+"""Residual scale per signal (rad, rad/s): a residual of one scale weighs 1."""
+
+
+@dataclass
+class SysidLog:
+    """Measured joint states and applied commands of one robot, per control tick."""
+
+    robot: str
+    dt_s: float
+    """Control period, s."""
+    q: np.ndarray
+    """Measured joint positions `[T, n]` rad at each tick (before its command acts)."""
+    qd: np.ndarray
+    """Measured joint velocities `[T, n]` rad/s."""
+    command: np.ndarray
+    """Command applied at each tick `[T, n]` rad."""
+    segments: list[tuple[int, int]]
+    """Contiguous tick ranges [start, end): a replay never crosses a segment boundary."""
+    sources: list[dict[str, str]] = field(default_factory=list)
+    """The logs it came from: {path, sha256}."""
+
+    def __post_init__(self) -> None:
+        n = len(self.q)
+        for name in ("qd", "command"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"sysid log: '{name}' has {len(getattr(self, name))} ticks, 'q' has {n}")
+        if not all(np.isfinite(getattr(self, k)).all() for k in ("q", "qd", "command")):
+            raise ValueError("sysid log: non-finite joint state or command")
+
+    @property
+    def duration_s(self) -> float:
+        """Ticks times the control period, s."""
+        return len(self.q) * self.dt_s
+
+
+def window_starts(segments: Sequence[tuple[int, int]], window: int) -> np.ndarray:
+    """First ticks of the windows: back to back inside each segment, a window needs `window` + 1 ticks.
+
+    >>> window_starts([(0, 10), (10, 14)], 4).tolist()
+    [0, 4]
+    """
+    starts = [range(a, b - window, window) for a, b in segments]
+    return np.array([s for r in starts for s in r], dtype=int)
+
+
+def delayed(command: np.ndarray, latency: int, hold: np.ndarray) -> np.ndarray:
+    """Commands as executed `latency` ticks late `[T, n]`: the first `latency` ticks execute `hold`.
+
+    >>> delayed(np.array([[1.0], [2.0], [3.0]]), 1, np.array([0.0])).ravel().tolist()
+    [0.0, 1.0, 2.0]
+    """
+    if latency == 0:
+        return command.copy()
+    return np.concatenate([np.repeat(hold[None], min(latency, len(command)), 0), command[:-latency]])[: len(command)]
+
+
+class ArmReplay:
+    """Batched windowed replay of one arm log; `predict` maps parameter sets to predicted signals."""
+
+    def __init__(self, spec: RobotSpec, log: SysidLog, window: int, span: tuple[int, int] | None = None,
+                 max_windows: int = 0, backend: str = "mujoco") -> None:
+        """Replay `window`-tick windows of `log` lying inside ticks `span` [start, end) (default: all).
+
+        `max_windows` > 0 keeps that many windows, evenly spread. The command path is always replayed from the
+        start of each segment, so a span that starts mid-motion still sees the generator's true state.
+        """
+        if log.robot != spec.name:
+            raise ValueError(f"sysid log is of robot '{log.robot}', not '{spec.name}'")
+        self.spec, self.log, self.window, self.backend = spec, log, window, backend
+        a, b = span or (0, len(log.q))
+        self.starts = window_starts([(max(s, a), min(e, b)) for s, e in log.segments if min(e, b) > max(s, a)], window)
+        if len(self.starts) == 0:
+            raise ValueError(f"sysid log: no segment holds {window + 1} ticks ({window * log.dt_s:.2f} s windows)")
+        if 0 < max_windows < len(self.starts):
+            self.starts = self.starts[np.linspace(0, len(self.starts) - 1, max_windows).round().astype(int)]
+        self._plants: dict[int, Any] = {}
+        self.nominal = self._plant(1).nominal_parameters()
+        self._schedules: dict[int, np.ndarray] = {}
+
+    def _plant(self, sets: int) -> Any:  # noqa: ANN401 - the robot kind's plant
+        """A plant of `sets` x windows envs (built once per size: a batch steps exactly the envs it needs)."""
+        if sets not in self._plants:
+            plant = PLANTS[self.spec.kind](self.spec, self.backend, sets * len(self.starts))
+            home = np.asarray(self.spec.arm.home_rad)[None, None]
+            plant.track(np.repeat(np.repeat(home, plant.num_envs, 0), self.spec.substeps, 1))  # fingers settle
+            self._plants[sets] = plant
+        return self._plants[sets]
+
+    def schedule(self, latency: int) -> np.ndarray:
+        """Servo targets `[T, substeps, n]` rad of the log's commands executed `latency` ticks late (cached)."""
+        if latency not in self._schedules:
+            parts = []
+            for a, b in self.log.segments:
+                executed = delayed(self.log.command[a:b], latency, self.log.q[a])
+                parts.append(self._plant(1).servo_schedule(executed, self.log.q[a]))
+            full = np.zeros((len(self.log.q), self.spec.substeps, self.log.q.shape[1]))
+            for (a, b), part in zip(self.log.segments, parts, strict=True):
+                full[a:b] = part
+            self._schedules[latency] = full
+        return self._schedules[latency]
+
+    def measured(self) -> np.ndarray:
+        """Measured signals over the windows `[n_windows, window, n_signals * n]`, scaled (`SIGNAL_SCALES`)."""
+        idx = self.starts[:, None] + 1 + np.arange(self.window)[None]
+        return np.concatenate([self.log.q[idx] / SIGNAL_SCALES[SIGNALS[0]],
+                               self.log.qd[idx] / SIGNAL_SCALES[SIGNALS[1]]], -1)
+
+    def predict(self, params: Sequence[Mapping[str, float]], batch: int = 0) -> np.ndarray:
+        """Predicted signals `[len(params), n_windows, window, n_signals * n]`, scaled like `measured`.
+
+        Each entry of `params` names physical parameters (the others nominal) plus `action_latency_steps`;
+        `batch` parameter sets run side by side (0: all at once).
+        """
+        size = batch or len(params)
+        return np.concatenate([self._predict_batch(params[i : i + size], size) for i in range(0, len(params), size)])
+
+    def _predict_batch(self, params: Sequence[Mapping[str, float]], sets: int) -> np.ndarray:
+        plant, k = self._plant(sets), len(self.starts)
+        n, n_joints = plant.num_envs, self.log.q.shape[1]
+        full = [dict(self.nominal, **p) for p in params] + [dict(self.nominal)] * (sets - len(params))
+        plant.apply_parameters(np.arange(n), {name: np.repeat([p[name] for p in full], k) for name in self.nominal})
+        latency = np.repeat([int(round(p["action_latency_steps"])) for p in full], k)
+        idx = np.tile(self.starts, sets)
+        plant.backend.set_joint_state(np.arange(n), self.log.q[idx], self.log.qd[idx])
+        sched = {int(lat): self.schedule(int(lat)) for lat in np.unique(latency)}
+        q_out, qd_out = np.empty((n, self.window, n_joints)), np.empty((n, self.window, n_joints))
+        for j in range(self.window):
+            targets = np.empty((n, self.spec.substeps, n_joints))
+            for lat, s in sched.items():
+                rows = latency == lat
+                targets[rows] = s[idx[rows] + j]
+            plant.track(targets)
+            q_out[:, j], qd_out[:, j] = plant.backend.joint_state()
+        pred = np.concatenate([q_out / SIGNAL_SCALES[SIGNALS[0]], qd_out / SIGNAL_SCALES[SIGNALS[1]]], -1)
+        return pred.reshape(sets, k, self.window, -1)[: len(params)]
