@@ -37,6 +37,7 @@ from robot_rl.deploy.diagnostics import (
     tick_message,
     vector_message,
 )
+from robot_rl.deploy.excitation_source import ExcitationSource
 from robot_rl.deploy.loop import RateLoop
 from robot_rl.deploy.msgs import Bool, DiagnosticArray, Float64MultiArray, Pose, message_type
 from robot_rl.deploy.nodes.common import checked_config
@@ -93,6 +94,8 @@ class ControllerConfig:
     """JointTrajectory commands (`adapters.joint_trajectory.TrajectoryTiming`): point period, delay, look-ahead."""
     online: dict = field(default_factory=dict)
     """Online learning (`deploy.policy_swap.OnlineConfig`): offered versions, checks, swaps, rollbacks."""
+    excitation: str = ""
+    """Excitation file (`robot-rl sysid excite`) whose targets replace the policy's proposals ('' = the policy)."""
 
     @classmethod
     def from_parameters(cls, params: Mapping[str, Any]) -> ControllerConfig:
@@ -146,6 +149,7 @@ class Controller:
         self._wire()
         online = checked_config(OnlineConfig, config.online, "controller.online", ())
         self.online = SwapManager(transport, online, config.policy, self.policy, self.spec) if online.enabled else None
+        self.excitation = ExcitationSource(transport, config.excitation, self.spec) if config.excitation else None
 
     def _wire(self) -> None:
         t, c = self.transport, self.config
@@ -295,7 +299,7 @@ class Controller:
         obs = self.adapter.observation(q, goal, self.last_action)
         finite = bool(np.isfinite(obs).all())
         nan = np.full(len(self.last_action), np.nan)
-        proposed = self.policy.act(obs[0]).astype(np.float64) if finite and self.mode == ACTIVE else nan
+        proposed = self._propose(obs) if finite and self.mode == ACTIVE else nan
         state = self.adapter.safety_state(q) | {
             "inputs_finite": np.array([finite]),
             "input_age_s": np.array([(now - min(self.used_stamps.values())) / 1e9]),
@@ -333,7 +337,12 @@ class Controller:
             onset=onset, state_stamps_ns=dict(self.used_stamps), quantities=q, goal=goal,
             last_action=self.last_action, proposed=proposed, operator=sample.command if present else None,
             applied=applied, operator_id=sample.operator_id if present else "", mark=sample.mark if sample else "",
-            policy_sha256=self.policy.card.onnx.sha256, events=tuple(events))))
+            policy_sha256=self.excitation.tag if self.excitation else self.policy.card.onnx.sha256,
+            events=tuple(events))))
+
+    def _propose(self, obs: np.ndarray) -> np.ndarray:
+        """The policy's proposal for `obs` `[1, n_obs]`, or the excitation's next target in excitation mode."""
+        return self.excitation.propose() if self.excitation else self.policy.act(obs[0]).astype(np.float64)
 
     def _arbitrate(self, now: int, q: Mapping[str, np.ndarray], goal: np.ndarray
                    ) -> tuple[int, OperatorSample | None, bool]:

@@ -21,7 +21,7 @@ import json
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,8 @@ class SimDriverConfig:
     """Stamp with simulated time and publish /clock (else wall time)."""
     summary_file: str = ""
     """Write the episode outcomes as JSON here at exit ('' = don't)."""
+    task_config: dict = field(default_factory=dict)
+    """Fields of the task's config to replace (e.g. max_episode_steps; `robot-rl sysid excite` uses it)."""
 
     @classmethod
     def from_parameters(cls, params: Mapping[str, Any]) -> SimDriverConfig:
@@ -98,7 +100,11 @@ class SimDriver:
 
     def __init__(self, transport: Transport, config: SimDriverConfig) -> None:
         self.transport, self.config = transport, config
-        self.env = BatchedRobotEnv(entry(config.env_id), 1, config.backend, randomize=True)
+        try:
+            self.env = BatchedRobotEnv(entry(config.env_id), 1, config.backend, randomize=True,
+                                       task_config=config.task_config)
+        except TypeError as e:
+            raise ParameterError(f"sim_driver: parameter 'task_config': {e}") from None
         if self.env.spec.name != config.robot:
             raise ParameterError(f"sim_driver: env_id {config.env_id} is for robot '{self.env.spec.name}', "
                                  f"not '{config.robot}'")

@@ -19,9 +19,10 @@ import numpy as np
 
 from robot_rl.envs.randomization import sample_parameters
 from robot_rl.robots import RangeSpec, RobotSpec
-from robot_rl.sysid.excitation import Excitation, arm_commands
+from robot_rl.sysid.excitation import Excitation
 from robot_rl.sysid.logs import simulate_arm_log
 from robot_rl.sysid.replay import ArmReplay
+from robot_rl.sysid.schedule import arm_design_commands
 
 FD_STEP = 0.01
 """Finite-difference step, fraction of each parameter's prior range width."""
@@ -36,13 +37,6 @@ def information(jac: np.ndarray) -> tuple[float, float]:
     f = jac.T @ jac
     sign, logdet = np.linalg.slogdet(f)
     return (float(logdet) if sign > 0 else float("-inf")), float(np.trace(f))
-
-
-def arm_design_commands(spec: RobotSpec, design: Excitation, duration_s: float) -> np.ndarray:
-    """The arm's joint targets `[T, 7]` rad for `design` over `duration_s` at the control rate."""
-    a = spec.arm
-    return arm_commands(design, a.home_rad, [j.position_min_rad for j in a.joints],
-                        [j.position_max_rad for j in a.joints], duration_s, spec.control_dt_s)
 
 
 def sensitivity(spec: RobotSpec, commands: np.ndarray, theta: Mapping[str, float],

@@ -29,6 +29,8 @@ import numpy as np
 FAMILIES = ("multisine", "chirp", "sweep", "random")
 LIMIT_MARGIN_RAD = 0.1
 """Distance kept from each joint's position limits, rad."""
+SPEED_FRACTION = 0.8
+"""Targets move at most this fraction of each joint's speed limit."""
 FADE_S = 1.0
 """Cosine fade-in and fade-out at both ends, s."""
 
@@ -114,7 +116,7 @@ def unit_signals(design: Excitation, n_joints: int, t: np.ndarray, duration_s: f
 
 
 def arm_commands(design: Excitation, home: Sequence[float], low: Sequence[float], high: Sequence[float],
-                 duration_s: float, dt_s: float) -> np.ndarray:
+                 duration_s: float, dt_s: float, velocity_max: Sequence[float] | None = None) -> np.ndarray:
     """Joint position targets `[T, n]` rad, T = round(duration_s / dt_s), for `design` around `home`.
 
     Args:
@@ -124,6 +126,8 @@ def arm_commands(design: Excitation, home: Sequence[float], low: Sequence[float]
         high: upper joint position limits `[n]` rad.
         duration_s: length, s (> 0).
         dt_s: control period, s.
+        velocity_max: joint speed limits `[n]` rad/s: a joint whose target would move faster than
+            `SPEED_FRACTION` of its limit is scaled down (the safety filter would clip it otherwise).
 
     """
     if duration_s <= 0 or dt_s <= 0:
@@ -132,6 +136,9 @@ def arm_commands(design: Excitation, home: Sequence[float], low: Sequence[float]
     t = np.arange(int(round(duration_s / dt_s))) * dt_s
     amp = joint_amplitudes(home_a, low_a, high_a, design.amplitude)
     signal = unit_signals(design, len(home_a), t, duration_s) * amp[None] * fade(t, duration_s)[:, None]
+    if velocity_max is not None and len(t) > 1:
+        peak = np.abs(np.diff(signal, axis=0)).max(axis=0) / dt_s
+        signal *= np.minimum(1.0, SPEED_FRACTION * np.asarray(velocity_max) / np.maximum(peak, 1e-12))[None]
     return np.clip(home_a + signal, low_a + LIMIT_MARGIN_RAD, high_a - LIMIT_MARGIN_RAD)
 
 

@@ -79,18 +79,18 @@ def parameter_dict(start: Mapping[str, float], bounds: Mapping[str, tuple[float,
     })
 
 
-def unidentifiable_directions(jac: np.ndarray, names: Sequence[str], x: np.ndarray, rel_tol: float = 1e-6
+def unidentifiable_directions(jac: np.ndarray, names: Sequence[str], width: np.ndarray, rel_tol: float = 1e-6
                               ) -> list[str]:
-    """Combinations of relative parameter changes that leave the residual (almost) unchanged.
+    """Combinations of parameter changes (in units of their search-box widths) that leave the residual unchanged.
 
-    `jac` `[m, p]` is d residual / d x at `x` `[p]`; directions are eigenvectors of (J D)^T (J D), D = diag(|x|),
-    whose eigenvalue is below `rel_tol` times the largest. A pure 2-parameter example: J = [[1, 1]] at x = (1, 1)
+    `jac` `[m, p]` is d residual / d x; directions are eigenvectors of (J D)^T (J D), D = diag(`width`), whose
+    eigenvalue is below `rel_tol` times the largest. A pure 2-parameter example: J = [[1, 1]] with unit widths
     leaves 'a - b' free.
 
     >>> unidentifiable_directions(np.array([[1.0, 1.0]]), ["a", "b"], np.ones(2))
     ['-0.71 a + 0.71 b']
     """
-    js = jac * np.maximum(np.abs(x), 1e-9)[None]
+    js = jac * np.asarray(width)[None]
     lam, vec = np.linalg.eigh(js.T @ js)
     out = []
     for value, v in zip(lam, vec.T, strict=True):
@@ -200,19 +200,21 @@ def fit(replay: ArmReplay, search: ArmReplay, bounds: Mapping[str, tuple[float, 
     values, r, jac = refined[latency]
     _check_converged(replay, values, r, bounds)
     cov, half = sysid.calculate_intervals([r], jac)
-    x = np.array([values[n] for n in names])
+    width = np.array([bounds[n][1] - bounds[n][0] for n in names])
     return FitResult(
         values=values | {LATENCY: float(latency)},
         ci95=dict(zip(names, half.tolist(), strict=True)) | {LATENCY: 0.0},
         std=dict(zip(names, np.sqrt(np.clip(np.diag(cov), 0, None)).tolist(), strict=True)) | {LATENCY: 0.0},
         bounds=dict(bounds) | {LATENCY: (0.0, float(max_latency))},
         latency_costs={k: v[0] for k, v in found.items()}, rms=float(np.sqrt(np.mean(r**2))),
-        unidentifiable=unidentifiable_directions(jac, names, x), wall_s=time.perf_counter() - t0)
+        unidentifiable=unidentifiable_directions(jac, names, width), wall_s=time.perf_counter() - t0)
 
 
 def _check_converged(replay: ArmReplay, values: Mapping[str, float], r: np.ndarray,
                      bounds: Mapping[str, tuple[float, float]]) -> None:
-    at_bound = [n for n, (lo, hi) in bounds.items() if min(values[n] - lo, hi - values[n]) <= 1e-3 * (hi - lo)]
+    # a lower bound of 0 is physical (no payload), not an edge of the search: a value there is an answer
+    at_bound = [n for n, (lo, hi) in bounds.items()
+                if min(values[n] - lo if lo != 0 else np.inf, hi - values[n]) <= 1e-3 * (hi - lo)]
     if at_bound:
         raise FitError(f"the fit did not converge: {', '.join(f'{n} = {values[n]:.4g}' for n in at_bound)} ended on "
                        f"the bound of its search box {[bounds[n] for n in at_bound]}; the log may not excite it, or "
