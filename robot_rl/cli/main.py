@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from robot_rl.cli.dataset import add_dataset_command
 from robot_rl.cli.finetune import add_finetune_commands
+from robot_rl.cli.sysid import add_sysid_command
 from robot_rl.cli.teleop import add_teleop_command
 from robot_rl.deploy.network import confine_to_localhost
 
@@ -109,7 +110,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from robot_rl.learn.runner import train
 
     result = train(args.env_id, args.algo, args.steps, args.out, args.seed, args.num_envs, args.device, args.config,
-                   args.resume, progress=not args.quiet)
+                   args.resume, progress=not args.quiet, calibration=args.calibration)
     summary = {"out_dir": str(result.out_dir), "checkpoint": str(result.checkpoint), "env_steps": result.env_steps,
                "iterations": result.iterations, "wall_time_s": result.wall_time_s,
                "train_success_rate": result.scalars.get("episode/success_rate", float("nan"))}
@@ -132,6 +133,8 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch device (default auto)")
     p.add_argument("--config", metavar="YAML", help="overrides: sections learner, env, runner")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--calibration", metavar="YAML", help="calibration file (robot-rl sysid fit): randomization "
+                   "ranges re-centred on the identified parameters")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
@@ -260,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_teleop_command(sub)
     add_dataset_command(sub)
     add_finetune_commands(sub)
+    add_sysid_command(sub)
     p = sub.add_parser("bag", help="summarize a rosbag2 MCAP bag (like `ros2 bag info`); --recover repairs a bag "
                        "left by a killed recorder")
     p.add_argument("bag_dir", help="bag directory (holds metadata.yaml)")

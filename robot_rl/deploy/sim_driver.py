@@ -67,6 +67,9 @@ class SimDriverConfig:
     """Stamp with simulated time and publish /clock (else wall time)."""
     summary_file: str = ""
     """Write the episode outcomes as JSON here at exit ('' = don't)."""
+    calibration: str = ""
+    """Calibration file (`robot-rl sysid fit`): reality_seed draws around the identified parameters ('' = robot.yaml's
+    ranges)."""
     task_config: dict = field(default_factory=dict)
     """Fields of the task's config to replace (e.g. max_episode_steps; `robot-rl sysid excite` uses it)."""
 
@@ -102,9 +105,11 @@ class SimDriver:
         self.transport, self.config = transport, config
         try:
             self.env = BatchedRobotEnv(entry(config.env_id), 1, config.backend, randomize=True,
-                                       task_config=config.task_config)
+                                       calibration=config.calibration or None, task_config=config.task_config)
         except TypeError as e:
             raise ParameterError(f"sim_driver: parameter 'task_config': {e}") from None
+        except RobotSpecError as e:
+            raise ParameterError(f"sim_driver: parameter 'calibration': {e}") from None
         if self.env.spec.name != config.robot:
             raise ParameterError(f"sim_driver: env_id {config.env_id} is for robot '{self.env.spec.name}', "
                                  f"not '{config.robot}'")

@@ -29,7 +29,8 @@ def resolve_ranges(
     ranges = dict(spec.randomization) if randomize is True else load_range_override(randomize, spec)
     if calibration is not None:
         cal = load_calibration(calibration, spec)
-        ranges = recentre_ranges(ranges, {k: (v.mean, v.std) for k, v in cal.parameters.items()}, cal.range_sigma)
+        ranges = recentre_ranges(ranges, {k: (v.mean, v.std) for k, v in cal.parameters.items()}, cal.range_sigma,
+                                 cal.min_range_fraction)
     return ranges
 
 

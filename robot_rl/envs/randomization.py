@@ -34,9 +34,12 @@ def sample_parameters(ranges: Mapping[str, RangeSpec], rng: np.random.Generator,
 
 
 def recentre_ranges(
-    ranges: Mapping[str, RangeSpec], calibration: Mapping[str, tuple[float, float]], range_sigma: float
+    ranges: Mapping[str, RangeSpec], calibration: Mapping[str, tuple[float, float]], range_sigma: float,
+    min_fraction: float = 0.0,
 ) -> dict[str, RangeSpec]:
-    """Centre each calibrated parameter's range on its identified mean: `mean +- range_sigma * std`.
+    """Centre each calibrated parameter's range on its identified mean: `mean +- h`.
+
+    `h = max(range_sigma * std, min_fraction * (high - low) / 2)`: at least that share of the old half-width.
 
     `calibration` maps parameter name to `(mean, std)` in the parameter's unit. The distribution is kept;
     log-uniform lower ends stay positive; integer ranges are rounded outward. Unknown names are an error.
@@ -47,7 +50,8 @@ def recentre_ranges(
     out = dict(ranges)
     for name, (mean, std) in calibration.items():
         spec = ranges[name]
-        low, high = mean - range_sigma * std, mean + range_sigma * std
+        half = max(range_sigma * std, min_fraction * (spec.high - spec.low) / 2)
+        low, high = mean - half, mean + half
         if spec.distribution == "log_uniform":
             low = max(low, mean * 1e-3)
         if spec.distribution == "uniform_int":

@@ -377,11 +377,12 @@ def _loop(learner: Learner, plan: RunPlan, steps: int, ckpt: Path, progress: dic
 
 def train(env_id: str, algo: str, steps: int, out_dir: str | Path, seed: int | None = None,
           num_envs: int | None = None, device: str = "auto", config_path: str | None = None, resume: bool = False,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, calibration: str | None = None) -> TrainResult:
     """Train `algo` on `env_id` until `steps` env steps in total (resumed runs count earlier steps).
 
     Seeds, env settings and learner config of a resumed run come from its checkpoint; `seed`/`num_envs` left
-    None take the run's (resume) or the defaults 0 / `RunnerConfig.num_envs` (fresh run).
+    None take the run's (resume) or the defaults 0 / `RunnerConfig.num_envs` (fresh run). `calibration` (a
+    calibration YAML of `robot-rl sysid fit`) re-centres the randomization ranges on it (fresh runs only).
     """
     out, dev = Path(out_dir), str(resolve_device(device))
     ckpt_path = out / CHECKPOINT
@@ -394,6 +395,10 @@ def train(env_id: str, algo: str, steps: int, out_dir: str | Path, seed: int | N
         if ckpt_path.exists():
             raise ValueError(f"{out}: already holds a {CHECKPOINT}; pass --resume or choose another --out")
         plan = plan_fresh(env_id, algo, seed, num_envs, config_path)
+    if calibration is not None:
+        if resume:
+            raise ValueError(f"{out}: --calibration cannot change a run being resumed (it uses the stored ranges)")
+        plan = replace(plan, env=replace(plan.env, calibration=str(calibration)))
     venv = make_vec(env_id, plan.runner.num_envs, **plan.env.kwargs())
     threads = torch.get_num_threads()
     if dev == "cpu":

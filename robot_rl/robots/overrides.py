@@ -8,7 +8,8 @@ Range override file (`randomize="path.yaml"`)::
 Calibration file (`calibration/<robot>/<stamp>.yaml`, written by `robot-rl sysid`)::
 
     robot: arm                          # must match the robot it is applied to
-    range_sigma: 3.0                    # new range = mean +- range_sigma * std
+    range_sigma: 3.0                    # new range = mean +- range_sigma * std ...
+    min_range_fraction: 0.25            # ... but at least 0.25 of robot.yaml's half-width (optional, default 0)
     source_logs:                        # where the numbers came from (sha256 of each MCAP file)
       - {path: logs/arm_excitation.mcap, sha256: "..."}
     parameters:                         # name: mean and standard deviation, in the parameter's unit
@@ -66,6 +67,9 @@ class Calibration(StrictModel):
 
     robot: str
     range_sigma: float = Field(default=3.0, gt=0)
+    min_range_fraction: float = Field(default=0.0, ge=0, le=1)
+    """A re-centred range keeps at least this share of robot.yaml's half-width (robustness to what the fit did not
+    capture; 0 = the identified spread alone)."""
     source_logs: list[LogReference] = Field(default_factory=list)
     parameters: dict[str, CalibratedValue]
     created: str = ""

@@ -25,6 +25,9 @@ from robot_rl.sysid.report import write_report
 
 WINDOW_S = 0.5
 """Fit window, s: each starts from the measured state."""
+MIN_RANGE_FRACTION = 0.25
+"""Training around a calibration keeps a quarter of robot.yaml's range width at least: the intervals measure the
+noise of the fit, not what the model leaves out."""
 
 
 def fit_names(spec: RobotSpec, params: Sequence[str] | None) -> list[str]:
@@ -63,7 +66,8 @@ def calibration_doc(spec: RobotSpec, result: FitResult, log: SysidLog, nrmse: di
         half = result.ci95[name]
         params[name] = {"mean": value, "std": result.std[name], "unit": spec.randomization[name].unit,
                         "ci95": [value - half, value + half], "bounds": list(result.bounds[name])}
-    return {"robot": spec.name, "range_sigma": 3.0, "source_logs": log.sources, "parameters": params,
+    return {"robot": spec.name, "range_sigma": 3.0, "min_range_fraction": MIN_RANGE_FRACTION,
+            "source_logs": log.sources, "parameters": params,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "mujoco_version": mujoco.__version__, "project_commit": project_commit(), "nrmse": nrmse,
             "unidentifiable": result.unidentifiable, "fit": settings}

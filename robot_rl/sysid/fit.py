@@ -13,6 +13,7 @@ Residuals are the replay's scaled signals minus the measured ones (`robot_rl.sys
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -170,8 +171,9 @@ def refine(replay: ArmReplay, start: Mapping[str, float], bounds: Mapping[str, t
         return [r[:, 0] if xs.ndim == 1 else r], None, None
 
     initial = parameter_dict(start, bounds)
+    # the optimizer's per-iteration lines go to stderr: progress for people, never mixed into --json output
     opt, result = sysid.optimize(initial, residual_fn, optimizer="mujoco", verbose=False, max_iters=max_iters,
-                                 eps=1e-6)
+                                 eps=1e-6, output=sys.stderr)
     x = opt.as_vector()
     r = residual_fn(x, opt)[0][0]
     return dict(zip(names, x.tolist(), strict=True)), r, np.asarray(result.jac)
