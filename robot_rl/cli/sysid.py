@@ -39,7 +39,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {out}: exists (pass --force to replace it)")
     params = [p for p in (args.params or "").split(",") if p]
     log = log_from_bags(args.bags, spec)
-    progress = (lambda _line: None) if args.json else print
+    progress = (lambda line: print(line, file=sys.stderr, flush=True)) if args.json else print
     try:
         doc = calibrate(spec, log, out, params, args.report, holdout=args.holdout, max_latency=args.max_latency,
                         seed=args.seed, progress=progress)
@@ -86,5 +86,5 @@ def add_sysid_command(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--max-latency", type=int, default=4, help="largest latency searched, control steps (default 4)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--force", action="store_true", help="replace an existing --out")
-    f.add_argument("--json", action="store_true", help="print the calibration as JSON (no progress)")
+    f.add_argument("--json", action="store_true", help="print the calibration as JSON (progress on stderr)")
     f.set_defaults(func=_cmd_fit)

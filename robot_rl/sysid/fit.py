@@ -89,7 +89,7 @@ def unidentifiable_directions(jac: np.ndarray, names: Sequence[str], width: np.n
     leaves 'a - b' free.
 
     >>> unidentifiable_directions(np.array([[1.0, 1.0]]), ["a", "b"], np.ones(2))
-    ['-0.71 a + 0.71 b']
+    ['0.71 a -0.71 b']
     """
     js = jac * np.asarray(width)[None]
     lam, vec = np.linalg.eigh(js.T @ js)
@@ -129,6 +129,8 @@ def search_latency(replay: ArmReplay, bounds: Mapping[str, tuple[float, float]],
                    ) -> dict[int, tuple[float, np.ndarray]]:
     """CMA-ES in box coordinates (`to_unit`) for every latency 0..max_latency at once, from `start`.
 
+    One parameter alone is searched on a grid of `generations * popsize` values instead.
+
     Returns latency -> (best cost, best point in parameter units).
     """
     names = list(bounds)
@@ -139,6 +141,12 @@ def search_latency(replay: ArmReplay, bounds: Mapping[str, tuple[float, float]],
                                                           "seed": seed + lat + 1, "verbose": -9})
                   for lat in range(max_latency + 1)}
     best: dict[int, tuple[float, np.ndarray]] = {}
+    if len(names) == 1:  # CMA-ES needs two dimensions or more: a grid over the box is exact enough in one
+        grid = np.linspace(0.0, 1.0, generations * popsize)[:, None]
+        batch = [_params(names, from_unit(u, lo, hi), lat) for lat in range(max_latency + 1) for u in grid]
+        costs = np.mean((replay.predict(batch) - measured[None]) ** 2, axis=(1, 2, 3)).reshape(max_latency + 1, -1)
+        progress(f"  global search: grid of {len(grid)} values x {max_latency + 1} latencies")
+        return {lat: (float(c.min()), from_unit(grid[int(np.argmin(c))], lo, hi)) for lat, c in enumerate(costs)}
     for g in range(generations):
         asks = {lat: es.ask() for lat, es in strategies.items()}
         batch = [_params(names, from_unit(np.asarray(u), lo, hi), lat) for lat, us in asks.items() for u in us]

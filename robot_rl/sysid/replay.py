@@ -107,10 +107,7 @@ class ArmReplay:
     def _plant(self, sets: int) -> Any:  # noqa: ANN401 - the robot kind's plant
         """A plant of `sets` x windows envs (built once per size: a batch steps exactly the envs it needs)."""
         if sets not in self._plants:
-            plant = PLANTS[self.spec.kind](self.spec, self.backend, sets * len(self.starts))
-            home = np.asarray(self.spec.arm.home_rad)[None, None]
-            plant.track(np.repeat(np.repeat(home, plant.num_envs, 0), self.spec.substeps, 1))  # fingers settle
-            self._plants[sets] = plant
+            self._plants[sets] = PLANTS[self.spec.kind](self.spec, self.backend, sets * len(self.starts))
         return self._plants[sets]
 
     def schedule(self, latency: int) -> np.ndarray:
@@ -148,6 +145,9 @@ class ArmReplay:
         plant.apply_parameters(np.arange(n), {name: np.repeat([p[name] for p in full], k) for name in self.nominal})
         latency = np.repeat([int(round(p["action_latency_steps"])) for p in full], k)
         idx = np.tile(self.starts, sets)
+        # every window from the model's initial state (solver warm start, fingers) plus the measured joints, so a
+        # prediction does not depend on what the env ran before or on the batch it runs in
+        plant.backend.reset_state(np.arange(n))
         plant.backend.set_joint_state(np.arange(n), self.log.q[idx], self.log.qd[idx])
         sched = {int(lat): self.schedule(int(lat)) for lat in np.unique(latency)}
         q_out, qd_out = np.empty((n, self.window, n_joints)), np.empty((n, self.window, n_joints))
