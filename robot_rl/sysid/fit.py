@@ -113,7 +113,7 @@ def to_unit(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     [0.5, 0.25]
     """
     log = lo > 0
-    safe_lo, safe_hi, safe_x = (np.where(log, v, 1.0) for v in (lo, hi, x))
+    safe_lo, safe_hi, safe_x = np.where(log, lo, 1.0), np.where(log, hi, 2.0), np.where(log, x, 1.0)
     return np.where(log, np.log(safe_x / safe_lo) / np.log(safe_hi / safe_lo), (x - lo) / (hi - lo))
 
 
@@ -178,7 +178,7 @@ def refine(replay: ArmReplay, start: Mapping[str, float], bounds: Mapping[str, t
         r = (pred.reshape(cols.shape[1], -1) - measured[None]).T  # [m, k]
         return [r[:, 0] if xs.ndim == 1 else r], None, None
 
-    initial = parameter_dict(start, bounds)
+    initial = parameter_dict(start, bounds).move_off_bounds(fraction=0.01)  # LM stalls in a box corner
     # the optimizer's per-iteration lines go to stderr: progress for people, never mixed into --json output
     opt, result = sysid.optimize(initial, residual_fn, optimizer="mujoco", verbose=False, max_iters=max_iters,
                                  eps=1e-6, output=sys.stderr)
