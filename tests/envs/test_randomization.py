@@ -51,6 +51,10 @@ def test_recentre_on_calibration():
     assert (lat.low, lat.high) == (0.0, 2.0)
     with pytest.raises(KeyError, match="nope"):
         recentre_ranges(ranges, {"nope": (1.0, 0.1)}, 3.0)
+    # a near-exact fit keeps min_fraction of the old half-width: 0.25 * (high - low) / 2 around the mean
+    kept = recentre_ranges(ranges, {"mass": (0.028, 1e-9)}, 3.0, min_fraction=0.25)["mass"]
+    half = 0.25 * (ranges["mass"].high - ranges["mass"].low) / 2
+    assert (kept.low, kept.high) == pytest.approx((0.028 - half, 0.028 + half))
 
 
 def test_fixed_parameters_replace_randomization_including_latency():

@@ -149,3 +149,20 @@ def test_overrides_coerce_yaml_values(tmp_path):
     assert override(EnvConfig(), sections["env"], "x").reward_scales == {"alive": 2.0}
     with pytest.raises(ValueError, match="x.clip"):
         override(PPOConfig(), {"clip": [1]}, "x")
+
+
+def test_train_with_a_calibration_recentres_and_records_it(tmp_path, capsys):
+    cal = tmp_path / "quad.yaml"
+    cal.write_text(yaml.safe_dump({"robot": "quadrotor", "min_range_fraction": 0.25, "parameters": {
+        "mass_kg": {"mean": 0.03, "std": 1e-6}, "action_latency_steps": {"mean": 2, "std": 0}}}))
+    out = tmp_path / "run"
+    assert train_cli(out, 64, write_config(tmp_path, TINY), "--calibration", str(cal)) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["env"]["calibration"] == str(cal)
+    capsys.readouterr()
+    assert main(["train", ENV, "--algo", "ppo", "--steps", "128", "--out", str(out), "--quiet", "--resume",
+                 "--calibration", str(cal)]) == 2
+    assert "--calibration cannot change a run being resumed" in capsys.readouterr().err
+    (tmp_path / "arm.yaml").write_text(yaml.safe_dump({"robot": "arm", "parameters": {}}))
+    assert train_cli(tmp_path / "run3", 64, write_config(tmp_path, TINY), "--calibration",
+                     str(tmp_path / "arm.yaml")) == 2
+    assert "calibration is for 'arm', not 'quadrotor'" in capsys.readouterr().err
