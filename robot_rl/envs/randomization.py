@@ -42,7 +42,8 @@ def recentre_ranges(
     `h = max(range_sigma * std, min_fraction * (high - low) / 2)`: at least that share of the old half-width.
 
     `calibration` maps parameter name to `(mean, std)` in the parameter's unit. The distribution is kept;
-    log-uniform lower ends stay positive; integer ranges are rounded outward. Unknown names are an error.
+    log-uniform lower ends stay positive; a parameter whose robot.yaml range is non-negative (masses, latency)
+    stays non-negative; integer ranges are rounded outward. Unknown names are an error.
     """
     unknown = sorted(set(calibration) - set(ranges))
     if unknown:
@@ -54,6 +55,8 @@ def recentre_ranges(
         low, high = mean - half, mean + half
         if spec.distribution == "log_uniform":
             low = max(low, mean * 1e-3)
+        if spec.low >= 0:
+            low = max(low, 0.0)
         if spec.distribution == "uniform_int":
             low, high = float(np.floor(low)), float(np.ceil(high))
         out[name] = spec.model_copy(update={"low": low, "high": high})

@@ -55,6 +55,9 @@ def test_recentre_on_calibration():
     kept = recentre_ranges(ranges, {"mass": (0.028, 1e-9)}, 3.0, min_fraction=0.25)["mass"]
     half = 0.25 * (ranges["mass"].high - ranges["mass"].low) / 2
     assert (kept.low, kept.high) == pytest.approx((0.028 - half, 0.028 + half))
+    # non-negative parameters stay so: latency 0 +- 0.125 -> [0, 1], not [-1, 1]
+    lat0 = recentre_ranges(ranges, {"lat": (0.0, 0.0)}, 3.0, min_fraction=0.25)["lat"]
+    assert (lat0.low, lat0.high) == (0.0, 1.0)
 
 
 def test_fixed_parameters_replace_randomization_including_latency():
