@@ -91,15 +91,19 @@ def plot(rows: list[dict], names: list[str], path: Path) -> None:
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4))
     errs = [[max(rel_error(n, r["fitted"][n], r["truth"][n]), 1e-6) for r in rows] for n in names]
-    a.boxplot(errs, labels=[n.replace("_", "\n") for n in names])
+    a.boxplot(errs, tick_labels=[n.replace("_", "\n") for n in names])
     a.set_yscale("log")
     a.set_ylabel("relative error")
     a.set_title(f"identified vs true, {len(rows)} hidden realities")
     nom = [r["nrmse"]["heldout_nominal"] for r in rows]
     cal = [max(r["nrmse"]["heldout"], 1e-6) for r in rows]
-    b.scatter(nom, cal)
+    b.scatter(nom, cal, label="one hidden reality")
+    b.plot([1e-3, 1], [1e-3, 1], "k--", lw=0.8, label="no improvement")
     b.set_xscale("log")
     b.set_yscale("log")
+    b.set_xlim(1e-3, 1)
+    b.set_ylim(1e-3, 1)
+    b.legend(loc="upper left")
     b.set_xlabel("held-out NRMSE, nominal model")
     b.set_ylabel("held-out NRMSE, calibrated")
     b.set_title("open-loop replay, full held-out horizon")
