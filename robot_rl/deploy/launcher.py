@@ -31,6 +31,10 @@ from robot_rl.deploy.transport import MIDDLEWARES
 NODE_MODULE = "robot_rl.deploy.nodes"
 """Package holding one module per node, each runnable with `python -m`."""
 START_ORDER = ("recorder", "sim_driver", "operator", "controller", "learner")
+READY_LINES = {"recorder": "recorder: recording"}
+"""Nodes the next ones wait for, and the line that says they are ready (the recorder: every topic subscribed)."""
+READY_TIMEOUT_S = 60.0
+"""Longest wait for a ready line; a node that exits or stays silent does not hold the others back longer."""
 """Every node the launcher knows (= the allowed YAML sections), in start order: the recorder first."""
 OPTIONAL_NODES = ("operator", "learner")
 """Nodes whose exit does not stop the others: an unplugged gamepad ends its takeover (its last Joy releases the
@@ -172,14 +176,17 @@ def _online_sets(sets: dict[str, list[str]], params: Mapping[str, dict[str, Any]
 
 
 class _Printer:
-    """Writes `[node] line` to the launcher's stdout/stderr, one whole line at a time."""
+    """Writes `[node] line` to the launcher's stdout/stderr, one whole line at a time; notes `READY_LINES`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.ready = {node: threading.Event() for node in READY_LINES}
 
     def pump(self, node: str, stream: IO[str], out: IO[str]) -> None:
         """Copy `stream` to `out` line by line with the node's prefix until the stream closes."""
         for line in iter(stream.readline, ""):
+            if node in READY_LINES and line.startswith(READY_LINES[node]):
+                self.ready[node].set()
             with self._lock:
                 out.write(f"[{node}] {line.rstrip(chr(10))}\n")
                 out.flush()
@@ -199,6 +206,10 @@ def _start(plan: LaunchPlan, printer: _Printer) -> tuple[dict[str, subprocess.Po
             thread = threading.Thread(target=printer.pump, args=(node, stream, out), daemon=True)
             thread.start()
             threads.append(thread)
+        if node in READY_LINES:  # the others start once it listens, so the bag holds their first messages
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while not printer.ready[node].wait(POLL_S) and proc.poll() is None and time.monotonic() < deadline:
+                pass
     return procs, threads
 
 

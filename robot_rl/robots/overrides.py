@@ -81,7 +81,7 @@ class Calibration(StrictModel):
     """Replay NRMSE of the fitted model: 'train' (the fitted windows) and 'heldout' (ticks kept out of the fit)."""
     unidentifiable: list[str] = Field(default_factory=list)
     """Parameter combinations the logs did not constrain."""
-    fit: dict[str, str | float | int] = Field(default_factory=dict)
+    fit: dict[str, str | float | int | dict[str, float]] = Field(default_factory=dict)
     """How it was fitted (window, latency search, optimizer)."""
 
 

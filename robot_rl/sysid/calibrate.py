@@ -106,7 +106,8 @@ def calibrate(spec: RobotSpec, log: SysidLog, out: str | Path, params: Sequence[
     settings = {"window_s": WINDOW_S, "holdout": holdout, "search_windows": search_windows,
                 "max_latency": max_latency, "cma_generations": generations, "seed": seed,
                 "optimizer": "mujoco.sysid.optimize (mujoco LM)",
-                "rms_scaled_residual": result.rms, "wall_s": round(result.wall_s, 1)}
+                "rms_scaled_residual": result.rms, "interval_inflation": result.interval_inflation,
+                "wall_s": round(result.wall_s, 1)}
     doc = calibration_doc(spec, result, log, nrmse, settings)
     Calibration.model_validate(doc)  # what we write must be what the env reads
     out = Path(out)

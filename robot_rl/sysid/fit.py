@@ -51,6 +51,8 @@ class FitResult:
     """RMS scaled residual at the optimum."""
     unidentifiable: list[str] = field(default_factory=list)
     """Parameter combinations the log does not constrain, in words."""
+    interval_inflation: dict[str, float] = field(default_factory=dict)
+    """Parameter -> variance factor on its interval for residuals correlated in windows (`cluster_inflation`)."""
     wall_s: float = 0.0
 
 
@@ -100,6 +102,28 @@ def unidentifiable_directions(jac: np.ndarray, names: Sequence[str], width: np.n
             terms = [f"{c:+.2f} {n}" for c, n in zip(v, names, strict=True) if abs(c) > 0.05]
             out.append(" ".join(terms).lstrip("+"))
     return out
+
+
+def cluster_inflation(jac: np.ndarray, residual: np.ndarray, n_windows: int) -> np.ndarray:
+    """Per-parameter variance factors `[p]` (>= 1) that make the intervals robust to correlation inside windows.
+
+    `calculate_intervals` uses s^2 (J^T J)^-1, every residual independent. A window starts from a noisy measured
+    state and carries that error through all its ticks, so residuals are correlated within a window (windows are
+    independent). The cluster-robust ("sandwich") covariance H^-1 (sum_w g_w g_w^T) H^-1, with H = J^T J and
+    g_w = J_w^T r_w the gradient of window w, allows any correlation inside a window; the factor is its diagonal
+    over the plain one, floored at 1. `jac` `[m, p]`, `residual` `[m]`, rows in window order (m / n_windows each).
+
+    >>> j = np.ones((4, 1)); r = np.array([1.0, 1.0, -1.0, -1.0])  # two windows, each error held for two ticks
+    >>> cluster_inflation(j, r, 2).round(3).tolist()  # plain: s^2 / 4 = 4/3/4; robust: (4 + 4) / 16 = 0.5
+    [1.5]
+    """
+    p = jac.shape[1]
+    h_inv = np.linalg.pinv(jac.T @ jac)
+    s2 = float(residual @ residual) / max(len(residual) - p, 1)
+    g = np.einsum("wkp,wk->wp", jac.reshape(n_windows, -1, p), residual.reshape(n_windows, -1))
+    robust = np.diag(h_inv @ (g.T @ g) @ h_inv)
+    plain = s2 * np.diag(h_inv)
+    return np.maximum(np.divide(robust, plain, out=np.ones(p), where=plain > 0), 1.0)
 
 
 def _params(names: Sequence[str], x: np.ndarray, latency: int) -> dict[str, float]:
@@ -210,6 +234,9 @@ def fit(replay: ArmReplay, search: ArmReplay, bounds: Mapping[str, tuple[float, 
     values, r, jac = refined[latency]
     _check_converged(replay, values, r, bounds)
     cov, half = sysid.calculate_intervals([r], jac)
+    inflation = cluster_inflation(jac, r, len(replay.starts))
+    scale = np.sqrt(inflation)
+    cov, half = cov * np.outer(scale, scale), half * scale
     width = np.array([bounds[n][1] - bounds[n][0] for n in names])
     return FitResult(
         values=values | {LATENCY: float(latency)},
@@ -217,7 +244,9 @@ def fit(replay: ArmReplay, search: ArmReplay, bounds: Mapping[str, tuple[float, 
         std=dict(zip(names, np.sqrt(np.clip(np.diag(cov), 0, None)).tolist(), strict=True)) | {LATENCY: 0.0},
         bounds=dict(bounds) | {LATENCY: (0.0, float(max_latency))},
         latency_costs={k: v[0] for k, v in found.items()}, rms=float(np.sqrt(np.mean(r**2))),
-        unidentifiable=unidentifiable_directions(jac, names, width), wall_s=time.perf_counter() - t0)
+        unidentifiable=unidentifiable_directions(jac, names, width),
+        interval_inflation=dict(zip(names, inflation.round(4).tolist(), strict=True)),
+        wall_s=time.perf_counter() - t0)
 
 
 def _check_converged(replay: ArmReplay, values: Mapping[str, float], r: np.ndarray,

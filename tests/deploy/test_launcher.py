@@ -33,7 +33,11 @@ FAKE_NODE = textwrap.dedent("""
         stopping.append(signum)
     signal.signal(signal.SIGINT, signal.SIG_IGN if behaviour == "stubborn" else on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    if behaviour == "slow-ready":
+        time.sleep(1.0)
     print(f"{name} up", flush=True)
+    if name == "recorder":
+        print("recorder: recording 0 topics (fake)", flush=True)  # what the launcher waits for
     print(f"{name} warns", file=sys.stderr, flush=True)
     if behaviour.startswith("exit:"):
         code, after_s = behaviour.split(":")[1:]
@@ -179,6 +183,15 @@ def test_duration_stops_all_with_sigint_and_prefixes_output(fake_node, capfd):
         assert f"[{node}] {node} up\n" in out
         assert f"[{node}] {node} stopped by SIGINT\n" in out
         assert f"[{node}] {node} warns\n" in err
+
+
+def test_nodes_start_after_the_recorder_listens(fake_node, capfd):
+    # the recorder takes a second to subscribe: the controller's first line comes after the recorder's ready line
+    code = supervise(_plan(recorder=fake_node("recorder", "slow-ready"), controller=fake_node("controller")),
+                     duration_s=2.5)
+    out, _ = capfd.readouterr()
+    assert code == 0
+    assert out.index("[recorder] recorder: recording") < out.index("[controller] controller up")
 
 
 def test_node_failure_stops_the_others_and_names_it(fake_node, capfd):

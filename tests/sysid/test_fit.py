@@ -7,7 +7,15 @@ import pytest
 
 from robot_rl.robots import RangeSpec
 from robot_rl.sysid.design import information
-from robot_rl.sysid.fit import FitError, fit, fit_bounds, from_unit, to_unit, unidentifiable_directions
+from robot_rl.sysid.fit import (
+    FitError,
+    cluster_inflation,
+    fit,
+    fit_bounds,
+    from_unit,
+    to_unit,
+    unidentifiable_directions,
+)
 from robot_rl.sysid.replay import ArmReplay
 
 from .conftest import REALITY
@@ -31,6 +39,14 @@ def test_unidentifiable_direction_by_hand():
     assert unidentifiable_directions(np.array([[1.0, 1.0], [2.0, 2.0]]), ["a", "b"], np.ones(2)) == [
         "0.71 a -0.71 b"]
     assert unidentifiable_directions(np.eye(2), ["a", "b"], np.ones(2)) == []
+
+
+def test_cluster_inflation_by_hand():
+    # one parameter, J = 1: two windows whose error is held for both ticks (+1 +1, -1 -1).
+    # plain: s^2 (J^T J)^-1 = (4 / 3) / 4 = 1/3; robust: (sum_w (J_w^T r_w)^2) / (J^T J)^2 = (4 + 4) / 16 = 1/2
+    assert cluster_inflation(np.ones((4, 1)), np.array([1.0, 1.0, -1.0, -1.0]), 2).tolist() == pytest.approx([1.5])
+    # errors alternating inside each window cancel in its gradient: never narrower than the plain interval
+    assert cluster_inflation(np.ones((4, 1)), np.array([1.0, -1.0, 1.0, -1.0]), 2).tolist() == [1.0]
 
 
 def test_information_by_hand():
