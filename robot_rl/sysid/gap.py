@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from robot_rl.robots import RobotSpec
-from robot_rl.sysid.replay import SIGNAL_SCALES, SIGNALS, ArmReplay, SysidLog
+from robot_rl.sysid.replay import SIGNAL_SCALES, SIGNALS, ArmReplay, SysidLog, clip_segments
 
 HORIZONS_S = (0.5, 2.0, None)
 """Replay horizons of the report, s (None: the full segment)."""
@@ -34,9 +34,7 @@ def nrmse(pred_q: np.ndarray, meas_q: np.ndarray, joint_std: np.ndarray) -> np.n
 
 def horizon_ticks(log: SysidLog, span: tuple[int, int], horizon_s: float | None) -> int:
     """Window length in ticks for a horizon inside `span` (None: its shortest segment part minus one tick)."""
-    a, b = span
-    parts = [min(e, b) - max(s, a) for s, e in log.segments if min(e, b) > max(s, a)]
-    longest = min(parts) - 1
+    longest = min(e - s for s, e in clip_segments(log.segments, span)) - 1
     return longest if horizon_s is None else min(longest, max(1, round(horizon_s / log.dt_s)))
 
 

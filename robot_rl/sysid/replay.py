@@ -60,6 +60,16 @@ class SysidLog:
         return len(self.q) * self.dt_s
 
 
+def clip_segments(segments: Sequence[tuple[int, int]], span: tuple[int, int]) -> list[tuple[int, int]]:
+    """The parts of `segments` inside ticks `span` [start, end), empty parts dropped.
+
+    >>> clip_segments([(0, 10), (10, 20)], (5, 12))
+    [(5, 10), (10, 12)]
+    """
+    a, b = span
+    return [(max(s, a), min(e, b)) for s, e in segments if min(e, b) > max(s, a)]
+
+
 def window_starts(segments: Sequence[tuple[int, int]], window: int) -> np.ndarray:
     """First ticks of the windows: back to back inside each segment, a window needs `window` + 1 ticks.
 
@@ -94,8 +104,7 @@ class ArmReplay:
         if log.robot != spec.name:
             raise ValueError(f"sysid log is of robot '{log.robot}', not '{spec.name}'")
         self.spec, self.log, self.window, self.backend = spec, log, window, backend
-        a, b = span or (0, len(log.q))
-        self.starts = window_starts([(max(s, a), min(e, b)) for s, e in log.segments if min(e, b) > max(s, a)], window)
+        self.starts = window_starts(clip_segments(log.segments, span or (0, len(log.q))), window)
         if len(self.starts) == 0:
             raise ValueError(f"sysid log: no segment holds {window + 1} ticks ({window * log.dt_s:.2f} s windows)")
         if 0 < max_windows < len(self.starts):

@@ -7,12 +7,13 @@ import pytest
 
 from robot_rl.sysid.gap import gap_table, horizon_ticks, nrmse
 from robot_rl.sysid.logs import concatenate, segments_of
-from robot_rl.sysid.replay import ArmReplay, SysidLog, delayed, window_starts
+from robot_rl.sysid.replay import ArmReplay, SysidLog, clip_segments, delayed, window_starts
 
 from .conftest import REALITY
 
 
 def test_window_starts_and_delay_by_hand():
+    assert clip_segments([(0, 10), (10, 20)], (5, 12)) == [(5, 10), (10, 12)]
     assert window_starts([(0, 10), (10, 14)], 4).tolist() == [0, 4]  # a window needs window + 1 ticks
     assert window_starts([(0, 4)], 4).tolist() == []
     cmd = np.array([[1.0], [2.0], [3.0]])
