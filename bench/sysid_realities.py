@@ -1,15 +1,17 @@
 """System identification against hidden realities: how well `robot-rl sysid fit` recovers a known robot.
 
-For each of `--realities` arms drawn wider than the training ranges (below), the D-optimal excitation (chosen once,
-`robot_rl.sysid.design`) of `--duration` s runs on the simulated arm with sensor noise (1e-4 rad, 1e-3 rad/s) and
-the reality's latency; `calibrate` fits every physical parameter and the latency on the first 75 % and scores
-the last 25 % (held-out open-loop NRMSE, nominal vs calibrated). Printed: the median relative error per
-parameter, the exact-latency rate, the empirical coverage of the 95 % intervals, the NRMSE reduction. The peer
-measured in the same run is a random excitation of equal length and amplitude on the first `--peer` realities:
-the ratio of posterior standard deviations (random / D-optimal) per parameter.
+For each of `--realities` robots drawn wider than the training ranges (below), the D-optimal excitation (chosen
+once, `robot_rl.sysid.design`) of `--duration` s runs on the simulated robot with sensor noise
+(`robot_rl.sysid.logs.SENSOR_NOISE`: arm 1e-4 rad, 1e-3 rad/s; quadrotor 0.2 mm, 2 mm/s, 0.01 rad/s, closed loop
+around the hover controller, no wind) and the reality's latency; `calibrate` fits every physical parameter and
+the latency on the first 75 % and scores the last 25 % (held-out open-loop NRMSE, nominal vs calibrated).
+Printed: the median relative error per parameter, the exact-latency rate, the empirical coverage of the 95 %
+intervals, the NRMSE reduction. The peer measured in the same run is a random excitation of equal length and
+amplitude on the first `--peer` realities: the ratio of posterior standard deviations (random / D-optimal)
+per parameter.
 
-    .venv/bin/python bench/sysid_realities.py [--realities 20] [--peer 6] [--duration 30] [--seed 0]
-        [--json FILE] [--plot FILE]
+    .venv/bin/python bench/sysid_realities.py [--robot arm|quadrotor] [--realities 20] [--peer 6] [--duration 30]
+        [--seed 0] [--json FILE] [--plot FILE]
 """
 
 from __future__ import annotations
@@ -26,27 +28,33 @@ import numpy as np
 from robot_rl.robots import RobotSpec, load_robot
 from robot_rl.sysid.calibrate import calibrate
 from robot_rl.sysid.design import choose, score_designs
-from robot_rl.sysid.excitation import Excitation, arm_candidates
+from robot_rl.sysid.excitation import Excitation
 from robot_rl.sysid.fit import FIT_EXCLUDED
-from robot_rl.sysid.logs import simulate_arm_log
-from robot_rl.sysid.schedule import arm_design_commands
+from robot_rl.sysid.logs import simulate_log
+from robot_rl.sysid.schedule import design_candidates, design_commands
 
-WIDE = {  # name: (low, high, log?) -- training ranges in robot.yaml are narrower
-    "link_mass_scale": (0.7, 1.3, False),  # trained 0.85-1.15
-    "payload_mass_kg": (0.0, 1.0, False),  # trained 0-0.5
-    "joint_damping_scale": (0.3, 3.0, True),  # trained 0.5-2
-    "joint_friction_scale": (0.3, 3.0, True),  # trained 0.5-2
-    "actuator_gain_scale": (0.3, 1.5, False),  # trained 0.8-1.2
+WIDE = {  # robot -> name: (low, high, log?) -- training ranges in robot.yaml are narrower
+    "arm": {
+        "link_mass_scale": (0.7, 1.3, False),  # trained 0.85-1.15
+        "payload_mass_kg": (0.0, 1.0, False),  # trained 0-0.5
+        "joint_damping_scale": (0.3, 3.0, True),  # trained 0.5-2
+        "joint_friction_scale": (0.3, 3.0, True),  # trained 0.5-2
+        "actuator_gain_scale": (0.3, 1.5, False),  # trained 0.8-1.2
+    },
+    "quadrotor": {
+        "mass_kg": (0.022, 0.034, False),  # trained 0.0257-0.0284
+        "thrust_coefficient_n_per_rpm2": (2.5e-10, 3.8e-10, False),  # trained 2.9e-10-3.4e-10
+        "motor_time_constant_s": (0.015, 0.08, True),  # trained 0.02-0.05
+    },
 }
 LATENCIES = (0, 1, 2, 3)  # trained 0-1
-NOISE = (1e-4, 1e-3)  # rad, rad/s
 PAYLOAD_FLOOR_KG = 0.05  # relative payload error is taken against max(truth, this)
 
 
-def draw(rng: np.random.Generator) -> dict[str, float]:
+def draw(robot: str, rng: np.random.Generator) -> dict[str, float]:
     """One hidden reality."""
     out = {k: float(np.exp(rng.uniform(np.log(lo), np.log(hi))) if log else rng.uniform(lo, hi))
-           for k, (lo, hi, log) in WIDE.items()}
+           for k, (lo, hi, log) in WIDE[robot].items()}
     return out | {"action_latency_steps": float(rng.choice(LATENCIES))}
 
 
@@ -58,7 +66,7 @@ def rel_error(name: str, fitted: float, truth: float) -> float:
 
 def fit_one(spec: RobotSpec, design: Excitation, reality: dict, duration: float, seed: int, folder: Path) -> dict:
     """Excite, fit, score one reality."""
-    log = simulate_arm_log(spec, arm_design_commands(spec, design, duration), reality, NOISE, seed)
+    log = simulate_log(spec, design_commands(spec, design, duration), reality, noise=1.0, seed=seed)
     t0 = time.perf_counter()
     doc = calibrate(spec, log, folder / f"{seed}-{design.family}.yaml", seed=seed, progress=lambda _line: None)
     p = doc["parameters"]
@@ -114,6 +122,7 @@ def plot(rows: list[dict], names: list[str], path: Path) -> None:
 def main() -> None:
     """Run the benchmark and print its figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--robot", choices=sorted(WIDE), default="arm")
     ap.add_argument("--realities", type=int, default=20)
     ap.add_argument("--peer", type=int, default=6, help="realities also fitted from a random excitation")
     ap.add_argument("--duration", type=float, default=30.0, help="excitation length, s")
@@ -121,16 +130,16 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--plot", type=Path)
     args = ap.parse_args()
-    spec = load_robot("arm")
+    spec = load_robot(args.robot)
     names = [n for n in spec.randomization if n not in FIT_EXCLUDED]
     t0 = time.perf_counter()
-    scores = score_designs(spec, arm_candidates(args.duration), spec.randomization, names, args.duration, draws=2,
-                           seed=args.seed)
+    scores = score_designs(spec, design_candidates(spec, args.duration), spec.randomization, names, args.duration,
+                           draws=2, seed=args.seed)
     design = choose(scores).design
     peer = Excitation("random", design.amplitude, design.f_low_hz, design.f_high_hz, seed=args.seed)
     print(f"D-optimal excitation: {design.label()}; peer: {peer.label()}", flush=True)
     rng = np.random.default_rng(args.seed)
-    realities = [draw(rng) for _ in range(args.realities)]
+    realities = [draw(args.robot, rng) for _ in range(args.realities)]
     rows, peers = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i, reality in enumerate(realities):
@@ -146,7 +155,8 @@ def main() -> None:
              for n in names} if peers else {}
     summary["posterior_std_ratio_random_over_doptimal"] = ratio
     summary["posterior_std_ratio_geomean"] = float(np.exp(np.mean(np.log(list(ratio.values()))))) if ratio else None
-    summary |= {"design": design.label(), "peer": peer.label(), "realities": len(rows), "duration_s": args.duration,
+    summary |= {"robot": args.robot, "design": design.label(), "peer": peer.label(), "realities": len(rows),
+                "duration_s": args.duration,
                 "wall_s": time.perf_counter() - t0}
     print(f"\n{'parameter':24s} {'median rel. error':>17s} {'CI95 coverage':>14s} {'std random/D-opt':>17s}")
     for n in names:

@@ -342,7 +342,7 @@ class Controller:
 
     def _propose(self, obs: np.ndarray) -> np.ndarray:
         """The policy's proposal for `obs` `[1, n_obs]`, or the excitation's next target in excitation mode."""
-        return self.excitation.propose() if self.excitation else self.policy.act(obs[0]).astype(np.float64)
+        return self.excitation.propose(obs) if self.excitation else self.policy.act(obs[0]).astype(np.float64)
 
     def _arbitrate(self, now: int, q: Mapping[str, np.ndarray], goal: np.ndarray
                    ) -> tuple[int, OperatorSample | None, bool]:

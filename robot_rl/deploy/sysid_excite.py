@@ -5,8 +5,10 @@
 2. The run: `robot-rl launch launch/<robot>.yaml` with `controller.excitation` set, so the controller proposes
    the excitation's targets instead of the policy's, through the same takeover and safety filter, on the robot's
    command topic; the recorder writes the bag. With the simulated robot (default) one episode lasts the
-   excitation plus a second, starts at home and never ends early (`sim_driver.task_config`); `--no-sim` runs the
-   same nodes against a real robot driver (move the arm to its home posture first: the excitation starts there).
+   excitation plus a second, starts at rest (arm: at home; quadrotor: at the hover setpoint) and never ends early
+   (`sim_driver.task_config`); `--no-sim` runs the same nodes against a real robot driver (move the arm to its
+   home posture first: the excitation starts there; fly the quadrotor to its setpoint: the excitation perturbs
+   the hover controller, `robot_rl.sysid.replay_quadrotor.excitation_command`).
 """
 
 from __future__ import annotations
@@ -18,27 +20,35 @@ from typing import Any
 from robot_rl.deploy.launcher import launch, load_params
 from robot_rl.robots import RobotSpec, load_robot
 from robot_rl.sysid.design import choose, score_designs
-from robot_rl.sysid.excitation import arm_candidates
 from robot_rl.sysid.fit import FIT_EXCLUDED
 from robot_rl.sysid.logs import SysidError
-from robot_rl.sysid.schedule import load_excitation, write_excitation
+from robot_rl.sysid.schedule import design_candidates, load_excitation, write_excitation
 
 
 def design_excitation(spec: RobotSpec, duration_s: float, path: Path, draws: int = 2, seed: int = 0,
                       progress: Callable[[str], None] = print) -> Path:
     """Score the robot's candidate excitations (D-optimal) and write the best as an excitation file at `path`."""
-    if spec.arm is None:
-        raise SysidError(f"robot '{spec.name}': excitation families exist for the arm only so far")
+    candidates = design_candidates(spec, duration_s)
     names = [n for n in spec.randomization if n not in FIT_EXCLUDED]
-    progress(f"sysid excite: scoring {len(arm_candidates(duration_s))} excitations of {duration_s:g} s over {draws} "
-             f"prior draws (Fisher information of {names})")
-    scores = score_designs(spec, arm_candidates(duration_s), spec.randomization, names, duration_s, draws=draws,
-                           seed=seed, progress=progress)
+    progress(f"sysid excite: scoring {len(candidates)} excitations of {duration_s:g} s over {draws} prior draws "
+             f"(Fisher information of {names})")
+    scores = score_designs(spec, candidates, spec.randomization, names, duration_s, draws=draws, seed=seed,
+                           progress=progress)
     best = choose(scores)
     progress(f"sysid excite: D-optimal: {best.design.label()} (log det {best.logdet:.2f})")
     return write_excitation(path, spec, best.design, duration_s,
                             {"criterion": "D-optimal (mean log det of the Fisher information over prior draws)",
                              "draws": draws, "seed": seed, "scores": [s.row() for s in scores]})
+
+
+def at_rest_task(spec: RobotSpec, ticks: int) -> str:
+    """The simulated task's config (YAML flow) for one excitation of `ticks`: start at rest, last a second longer."""
+    steps = ticks + round(spec.control_rate_hz)
+    if spec.quadrotor is not None:
+        still = ", ".join(f"start_{k}_range_{u}: 0.0" for k, u in (("position", "m"), ("velocity", "m_s"),
+                                                                 ("tilt", "rad"), ("rate", "rad_s")))
+        return f"{{{still}, max_episode_steps: {steps}}}"
+    return f"{{start_noise_rad: 0.0, max_episode_steps: {steps}, hold_steps: {10**9}}}"
 
 
 def excite(params_file: str | Path, duration_s: float, record: str | Path, design: str | Path | None = None,
@@ -59,9 +69,7 @@ def excite(params_file: str | Path, duration_s: float, record: str | Path, desig
     ticks = len(schedule.commands)
     sets = [f"controller.excitation={Path(design).resolve()}"]
     if sim:
-        steps = ticks + round(spec.control_rate_hz)
-        task = f"{{start_noise_rad: 0.0, max_episode_steps: {steps}, hold_steps: {10**9}}}"
-        sets += ["sim_driver.episodes=1", f"sim_driver.task_config={task}"]
+        sets += ["sim_driver.episodes=1", f"sim_driver.task_config={at_rest_task(spec, ticks)}"]
     progress(f"sysid excite: playing {schedule.design.label()} ({ticks} ticks) through the controller and safety "
              f"filter; recording {record}")
     code = launch(params_file, duration_s=duration_s + 120.0 if sim else duration_s + 2.0, record=record,

@@ -20,7 +20,7 @@ from robot_rl.robots import Calibration, RobotSpec, load_calibration
 from robot_rl.sysid.fit import FIT_EXCLUDED, LATENCY, FitResult, fit, fit_bounds
 from robot_rl.sysid.gap import gap_table, mean_nrmse
 from robot_rl.sysid.logs import SysidError, check_excitation
-from robot_rl.sysid.replay import ArmReplay, SysidLog
+from robot_rl.sysid.replay import SysidLog, make_replay
 from robot_rl.sysid.report import write_report
 
 WINDOW_S = 0.5
@@ -75,7 +75,7 @@ def calibration_doc(spec: RobotSpec, result: FitResult, log: SysidLog, nrmse: di
 
 def calibrate(spec: RobotSpec, log: SysidLog, out: str | Path, params: Sequence[str] | None = None,
               report: str | Path | None = None, holdout: float = 0.25, search_windows: int = 16, max_latency: int = 4,
-              generations: int = 16, seed: int = 0, truth: dict[str, float] | None = None,
+              generations: int = 8, seed: int = 0, truth: dict[str, float] | None = None,
               progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Fit `log`, write the calibration file `out` (and `report`); returns the calibration document.
 
@@ -94,7 +94,7 @@ def calibrate(spec: RobotSpec, log: SysidLog, out: str | Path, params: Sequence[
     bounds = fit_bounds(spec.randomization, names)
     progress(f"sysid fit: {spec.name}, {train[1] * log.dt_s:.1f} s to fit, {(heldout[1] - heldout[0]) * log.dt_s:.1f}"
              f" s held out, parameters {names} + latency 0..{max_latency} steps")
-    result = fit(ArmReplay(spec, log, window, train), ArmReplay(spec, log, window, train, search_windows), bounds,
+    result = fit(make_replay(spec, log, window, train), make_replay(spec, log, window, train, search_windows), bounds,
                  max_latency=max_latency, generations=generations, seed=seed, progress=progress)
     fitted = dict(result.values)
     models = {"nominal": {}, "calibrated": fitted}
@@ -105,7 +105,7 @@ def calibrate(spec: RobotSpec, log: SysidLog, out: str | Path, params: Sequence[
              "heldout_nominal": mean_nrmse(table["nominal"])["full"]}
     settings = {"window_s": WINDOW_S, "holdout": holdout, "search_windows": search_windows,
                 "max_latency": max_latency, "cma_generations": generations, "seed": seed,
-                "optimizer": "mujoco.sysid.optimize (mujoco LM)",
+                "optimizer": "mujoco.sysid.optimize (scipy_parallel_fd)",
                 "rms_scaled_residual": result.rms, "interval_inflation": result.interval_inflation,
                 "wall_s": round(result.wall_s, 1)}
     doc = calibration_doc(spec, result, log, nrmse, settings)

@@ -20,9 +20,9 @@ import numpy as np
 from robot_rl.envs.randomization import sample_parameters
 from robot_rl.robots import RangeSpec, RobotSpec
 from robot_rl.sysid.excitation import Excitation
-from robot_rl.sysid.logs import simulate_arm_log
-from robot_rl.sysid.replay import ArmReplay
-from robot_rl.sysid.schedule import arm_design_commands
+from robot_rl.sysid.logs import simulate_log
+from robot_rl.sysid.replay import make_replay
+from robot_rl.sysid.schedule import design_commands
 
 FD_STEP = 0.01
 """Finite-difference step, fraction of each parameter's prior range width."""
@@ -42,8 +42,8 @@ def information(jac: np.ndarray) -> tuple[float, float]:
 def sensitivity(spec: RobotSpec, commands: np.ndarray, theta: Mapping[str, float],
                 widths: Mapping[str, float], window: int) -> np.ndarray:
     """dy/dz `[m, p]` of the windowed replay of `commands` run under `theta`, z = theta / widths (noise-free)."""
-    log = simulate_arm_log(spec, commands, theta)
-    replay = ArmReplay(spec, log, window)
+    log = simulate_log(spec, commands, theta)
+    replay = make_replay(spec, log, window)
     names = list(widths)
     points = [dict(theta)] + [dict(theta) | {n: theta[n] + FD_STEP * widths[n]} for n in names]
     pred = replay.predict(points).reshape(len(points), -1)
@@ -75,7 +75,7 @@ def score_designs(spec: RobotSpec, candidates: Sequence[Excitation], ranges: Map
         infos = []
         for i in range(draws):
             theta = {k: float(v[i]) for k, v in prior.items() if k in names or k == "action_latency_steps"}
-            infos.append(information(sensitivity(spec, arm_design_commands(spec, design, duration_s), theta,
+            infos.append(information(sensitivity(spec, design_commands(spec, design, duration_s), theta,
                                                  widths, window)))
         score = DesignScore(design, float(np.mean([x[0] for x in infos])), float(np.mean([x[1] for x in infos])))
         progress(f"  {design.label():34s} log det F {score.logdet:8.2f}   trace F {score.trace:10.4g}")

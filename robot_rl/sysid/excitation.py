@@ -15,8 +15,14 @@ Families (per joint j of n, t in s, T the duration, a_j the joint's amplitude in
   joint velocities of two magnitudes in both directions, which separate Coulomb friction (constant torque) from
   viscous damping (torque proportional to speed).
 - `random`: the peer of the designed signals: a random walk low-pass filtered to f_high_hz, scaled to a_j.
+- `doublets` (quadrotor): one channel at a time, round robin (thrust, roll, pitch, yaw rate), a doublet of
+  period 1 / f_low_hz (+1 for half, -1 for half, so attitude returns level) followed by as long a hover (0).
 
 Every signal starts and ends at home with a cosine fade of `FADE_S`, so the excitation starts from rest.
+
+The quadrotor is excited closed loop (`quadrotor_offsets`): the signals are perturbations added to the reference
+hover controller's thrust and body-rate commands, `amplitude` a fraction of the rate limits and of
+`THRUST_FRACTION` of the hover thrust.
 """
 
 from __future__ import annotations
@@ -26,13 +32,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FAMILIES = ("multisine", "chirp", "sweep", "random")
+FAMILIES = ("multisine", "chirp", "sweep", "random", "doublets")
+ROBOT_FAMILIES = {"arm": ("multisine", "chirp", "sweep", "random"),
+                  "quadrotor": ("doublets", "multisine", "chirp", "random")}
+"""The families each robot kind plays (sweeps need joints; doublets are per-axis attitude excitations)."""
 LIMIT_MARGIN_RAD = 0.1
 """Distance kept from each joint's position limits, rad."""
 SPEED_FRACTION = 0.8
 """Targets move at most this fraction of each joint's speed limit."""
 FADE_S = 1.0
 """Cosine fade-in and fade-out at both ends, s."""
+THRUST_FRACTION = 0.3
+"""Quadrotor: a thrust perturbation of amplitude 1 is this fraction of the hover thrust."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,8 @@ class Excitation:
     family: str = "multisine"
     """One of `FAMILIES`."""
     amplitude: float = 0.3
-    """Peak excursion per joint, rad (clipped to the room between home and the limits)."""
+    """Peak excursion: arm, per joint, rad (clipped to the room between home and the limits); quadrotor, a
+    fraction in (0, 1] of the rate limits and of `THRUST_FRACTION` of the hover thrust."""
     f_low_hz: float = 0.2
     """Lowest frequency, Hz (the sweep's base rate)."""
     f_high_hz: float = 2.0
@@ -64,8 +76,8 @@ class Excitation:
             raise ValueError(f"excitation: {'; '.join(bad)}")
 
     def label(self) -> str:
-        """Short name, e.g. 'multisine 0.30 rad 0.2-2.0 Hz'."""
-        return f"{self.family} {self.amplitude:.2f} rad {self.f_low_hz:g}-{self.f_high_hz:g} Hz"
+        """Short name, e.g. 'multisine 0.30 0.2-2.0 Hz' (amplitude in the robot's units: see `amplitude`)."""
+        return f"{self.family} {self.amplitude:.2f} {self.f_low_hz:g}-{self.f_high_hz:g} Hz"
 
 
 def joint_amplitudes(home: np.ndarray, low: np.ndarray, high: np.ndarray, amplitude: float) -> np.ndarray:
@@ -105,6 +117,12 @@ def unit_signals(design: Excitation, n_joints: int, t: np.ndarray, duration_s: f
         cycles = np.cumsum(rate) * (t[1] - t[0] if len(t) > 1 else 0.0)
         tri = 2 * np.abs(2 * ((cycles[:, None] + j[None] / (2 * n_joints)) % 1.0) - 1) - 1
         return tri
+    if design.family == "doublets":
+        period = 1.0 / design.f_low_hz
+        slot = np.floor(t / (2 * period)).astype(int)  # a doublet then a hover of the same length, per slot
+        phase = (t % (2 * period)) / period  # [0, 1): + then -, [1, 2): hover
+        sign = np.where(phase < 0.5, 1.0, -1.0) * (phase < 1.0)
+        return sign[:, None] * (slot[:, None] % n_joints == j[None])
     rng = np.random.default_rng(design.seed)
     dt = t[1] - t[0] if len(t) > 1 else 1.0
     alpha = 1 - np.exp(-2 * np.pi * design.f_high_hz * dt)
@@ -140,6 +158,35 @@ def arm_commands(design: Excitation, home: Sequence[float], low: Sequence[float]
         peak = np.abs(np.diff(signal, axis=0)).max(axis=0) / dt_s
         signal *= np.minimum(1.0, SPEED_FRACTION * np.asarray(velocity_max) / np.maximum(peak, 1e-12))[None]
     return np.clip(home_a + signal, low_a + LIMIT_MARGIN_RAD, high_a - LIMIT_MARGIN_RAD)
+
+
+def quadrotor_offsets(design: Excitation, duration_s: float, dt_s: float, hover_thrust_n: float,
+                      rate_max: Sequence[float]) -> np.ndarray:
+    """Perturbations `[T, 4]` (thrust N, roll, pitch, yaw rate rad/s) added to the hover controller's commands.
+
+    Args:
+        design: the excitation (`amplitude` in (0, 1]).
+        duration_s: length, s (> 0).
+        dt_s: control period, s.
+        hover_thrust_n: the nominal hover thrust m g, N (thrust perturbations are `THRUST_FRACTION` of it).
+        rate_max: body-rate limits `[3]` rad/s (rate perturbations are `amplitude` of them).
+
+    """
+    if duration_s <= 0 or dt_s <= 0 or not 0 < design.amplitude <= 1:
+        raise ValueError(f"excitation: duration_s ({duration_s}), dt_s ({dt_s}) must be > 0 and amplitude "
+                         f"({design.amplitude}) in (0, 1] for the quadrotor")
+    t = np.arange(int(round(duration_s / dt_s))) * dt_s
+    scale = design.amplitude * np.array([THRUST_FRACTION * hover_thrust_n, *rate_max], dtype=np.float64)
+    return unit_signals(design, 4, t, duration_s) * scale[None] * fade(t, duration_s)[:, None]
+
+
+def quadrotor_candidates() -> list[Excitation]:
+    """The designs the D-optimal search compares for the quadrotor (`random` is the peer)."""
+    return [
+        Excitation("doublets", 0.3, 1.0, 1.0), Excitation("doublets", 0.5, 2.0, 2.0),
+        Excitation("multisine", 0.3, 0.5, 5.0), Excitation("multisine", 0.4, 0.2, 2.0),
+        Excitation("chirp", 0.3, 0.2, 5.0), Excitation("chirp", 0.4, 0.5, 10.0),
+    ]
 
 
 def arm_candidates(duration_s: float) -> list[Excitation]:

@@ -2,9 +2,11 @@
 
 1. Latency is an integer number of control steps: every candidate 0..`max_latency` gets a short CMA-ES search
    (`cma`) over the continuous parameters (in log space, on a subset of the windows); all candidates' populations
-   run as one batch of replays. The best latency is kept (exact in control steps when the others fit).
-2. `mujoco.sysid.optimize` (box-constrained Levenberg-Marquardt on `mujoco.minimize`, finite differences batched
-   over the replay's envs) refines the continuous parameters from the best CMA-ES point on all windows.
+   run as one batch of replays.
+2. `mujoco.sysid.optimize` (optimizer 'scipy_parallel_fd': scipy's box-constrained trust-region least squares with
+   MuJoCo's finite-difference Jacobian, batched over the replay's envs) refines every candidate latency's best
+   CMA-ES point on the same windows; the latency with the lowest residual is refined again on all windows (exact
+   in control steps when the others fit).
 3. `mujoco.sysid.calculate_intervals` gives 95 % intervals from the Jacobian at the optimum and the residual
    variance; `unidentifiable_directions` names parameter combinations the log does not constrain.
 
@@ -13,6 +15,7 @@ Residuals are the replay's scaled signals minus the measured ones (`robot_rl.sys
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,10 +26,10 @@ import numpy as np
 from mujoco import sysid
 
 from robot_rl.robots import RangeSpec
-from robot_rl.sysid.replay import ArmReplay
+from robot_rl.sysid.replay import WindowedReplay
 
 LATENCY = "action_latency_steps"
-FIT_EXCLUDED = ("observation_noise_scale", "push_force_n", LATENCY)
+FIT_EXCLUDED = ("observation_noise_scale", "push_force_n", "wind_force_n", "gust_force_n", LATENCY)
 """Randomized parameters that are not physics of the log (noise level, disturbances) or are searched apart."""
 
 
@@ -46,7 +49,8 @@ class FitResult:
     """Parameter -> standard deviation (sqrt of the covariance diagonal)."""
     bounds: dict[str, tuple[float, float]]
     latency_costs: dict[int, float]
-    """Candidate latency -> best CMA-ES cost (mean squared scaled residual)."""
+    """Candidate latency -> best cost on the search windows (mean squared scaled residual): refined where refined,
+    else CMA-ES's."""
     rms: float
     """RMS scaled residual at the optimum."""
     unidentifiable: list[str] = field(default_factory=list)
@@ -148,7 +152,7 @@ def from_unit(u: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.where(log, safe_lo * (safe_hi / safe_lo) ** u, lo + u * (hi - lo))
 
 
-def search_latency(replay: ArmReplay, bounds: Mapping[str, tuple[float, float]], start: Mapping[str, float],
+def search_latency(replay: WindowedReplay, bounds: Mapping[str, tuple[float, float]], start: Mapping[str, float],
                    max_latency: int, generations: int, popsize: int, seed: int, progress: Callable[[str], None]
                    ) -> dict[int, tuple[float, np.ndarray]]:
     """CMA-ES in box coordinates (`to_unit`) for every latency 0..max_latency at once, from `start`.
@@ -188,35 +192,47 @@ def search_latency(replay: ArmReplay, bounds: Mapping[str, tuple[float, float]],
     return dict(sorted(best.items()))
 
 
-def refine(replay: ArmReplay, start: Mapping[str, float], bounds: Mapping[str, tuple[float, float]], latency: int,
-           max_iters: int) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
-    """Levenberg-Marquardt (`mujoco.sysid.optimize`) from `start`; values, residual at the optimum, Jacobian."""
+def refine(replay: WindowedReplay, start: Mapping[str, float], bounds: Mapping[str, tuple[float, float]],
+           latency: int, max_iters: int) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """Local least squares (`mujoco.sysid.optimize`) from `start`; values, residual at the optimum, Jacobian.
+
+    The optimizer works in units of each parameter's box width (its finite-difference step is absolute: a
+    thrust coefficient of 3e-10 N/rpm^2 and a link-mass scale of 1 need the same relative step). Values come back
+    in the parameters' own units, the Jacobian `[m, p]` per box width (d residual / d (x / width)).
+    """
     names = list(bounds)
+    width = np.array([bounds[n][1] - bounds[n][0] for n in names])
     measured = replay.measured().reshape(-1)
 
     def residual_fn(x: np.ndarray, params: sysid.ParameterDict) -> tuple[list[np.ndarray], None, None]:
         del params
         xs = np.asarray(x, dtype=np.float64)
-        cols = xs.reshape(len(names), -1)
+        cols = xs.reshape(len(names), -1) * width[:, None]
         pred = replay.predict([_params(names, cols[:, k], latency) for k in range(cols.shape[1])])
         r = (pred.reshape(cols.shape[1], -1) - measured[None]).T  # [m, k]
         return [r[:, 0] if xs.ndim == 1 else r], None, None
 
-    initial = parameter_dict(start, bounds).move_off_bounds(fraction=0.01)  # LM stalls in a box corner
-    # the optimizer's per-iteration lines go to stderr: progress for people, never mixed into --json output
-    opt, result = sysid.optimize(initial, residual_fn, optimizer="mujoco", verbose=False, max_iters=max_iters,
-                                 eps=1e-6, output=sys.stderr)
+    unit_start = {n: start[n] / w for n, w in zip(names, width, strict=True)}
+    unit_bounds = {n: (lo / w, hi / w) for (n, (lo, hi)), w in zip(bounds.items(), width, strict=True)}
+    initial = parameter_dict(unit_start, unit_bounds).move_off_bounds(fraction=0.01)  # it stalls in a box corner
+    # scipy's trust-region least squares with MuJoCo's batched finite-difference Jacobian: one replay batch per
+    # Jacobian and one per step (MuJoCo's own LM probes its damping one replay at a time: 5x the replays here)
+    with contextlib.redirect_stdout(sys.stderr):  # scipy's iteration table: progress for people, never in --json
+        opt, result = sysid.optimize(initial, residual_fn, optimizer="scipy_parallel_fd", verbose=False,
+                                     max_iters=max_iters, diff_step=1e-6)
     x = opt.as_vector()
     r = residual_fn(x, opt)[0][0]
-    return dict(zip(names, x.tolist(), strict=True)), r, np.asarray(result.jac)
+    return dict(zip(names, (x * width).tolist(), strict=True)), r, np.asarray(result.jac)
 
 
-def fit(replay: ArmReplay, search: ArmReplay, bounds: Mapping[str, tuple[float, float]], max_latency: int = 4,
-        generations: int = 10, popsize: int = 8, max_iters: int = 30, refine_top: int = 2, seed: int = 0,
+def fit(replay: WindowedReplay, search: WindowedReplay, bounds: Mapping[str, tuple[float, float]], max_latency: int = 4,
+        generations: int = 10, popsize: int = 8, max_iters: int = 30, refine_top: int = 0, seed: int = 0,
         progress: Callable[[str], None] = print) -> FitResult:
     """Identify `bounds`' parameters and the latency from `replay`'s log (`search` is a subset for the global start).
 
-    The `refine_top` latencies with the lowest global-search cost are each refined; the lowest residual wins.
+    The `refine_top` latencies with the lowest global-search cost (0: every candidate) are each refined on the
+    search windows (a delay and a slower motor or servo trade off, so a short CMA-ES search can rank the true
+    latency second); the lowest residual wins and is refined once more on all windows.
 
     Raises:
         FitError: a parameter ends on a bound of its search box, or the residual did not fall below nominal.
@@ -225,31 +241,36 @@ def fit(replay: ArmReplay, search: ArmReplay, bounds: Mapping[str, tuple[float, 
     t0 = time.perf_counter()
     names = list(bounds)
     found = search_latency(search, bounds, replay.nominal, max_latency, generations, popsize, seed, progress)
-    candidates = sorted(found, key=lambda k: found[k][0])[:refine_top]
-    refined = {}
+    candidates = sorted(found, key=lambda k: found[k][0])[: refine_top or len(found)]
+    costs = {k: v[0] for k, v in found.items()}
+    starts = {}
     for lat in candidates:
-        progress(f"  refining {names} at latency {lat} steps (Levenberg-Marquardt, mujoco.sysid.optimize)")
-        refined[lat] = refine(replay, dict(zip(names, found[lat][1], strict=True)), bounds, lat, max_iters)
-    latency = min(refined, key=lambda k: float(np.mean(refined[k][1] ** 2)))
-    values, r, jac = refined[latency]
+        progress(f"  refining {names} at latency {lat} steps on {len(search.starts)} windows "
+                 f"(mujoco.sysid.optimize)")
+        values, r, _ = refine(search, dict(zip(names, found[lat][1], strict=True)), bounds, lat, max_iters)
+        starts[lat], costs[lat] = values, float(np.mean(r**2))
+    latency = min(starts, key=lambda k: costs[k])
+    progress(f"  refining at latency {latency} steps on all {len(replay.starts)} windows")
+    values, r, jac = refine(replay, starts[latency], bounds, latency, max_iters)
     _check_converged(replay, values, r, bounds)
+    # intervals in box-width units (well conditioned whatever the parameters' magnitudes), then in their own
+    width = np.array([bounds[n][1] - bounds[n][0] for n in names])
     cov, half = sysid.calculate_intervals([r], jac)
     inflation = cluster_inflation(jac, r, len(replay.starts))
-    scale = np.sqrt(inflation)
+    scale = np.sqrt(inflation) * width
     cov, half = cov * np.outer(scale, scale), half * scale
-    width = np.array([bounds[n][1] - bounds[n][0] for n in names])
     return FitResult(
         values=values | {LATENCY: float(latency)},
         ci95=dict(zip(names, half.tolist(), strict=True)) | {LATENCY: 0.0},
         std=dict(zip(names, np.sqrt(np.clip(np.diag(cov), 0, None)).tolist(), strict=True)) | {LATENCY: 0.0},
         bounds=dict(bounds) | {LATENCY: (0.0, float(max_latency))},
-        latency_costs={k: v[0] for k, v in found.items()}, rms=float(np.sqrt(np.mean(r**2))),
-        unidentifiable=unidentifiable_directions(jac, names, width),
+        latency_costs=costs, rms=float(np.sqrt(np.mean(r**2))),
+        unidentifiable=unidentifiable_directions(jac, names, np.ones(len(names))),
         interval_inflation=dict(zip(names, inflation.round(4).tolist(), strict=True)),
         wall_s=time.perf_counter() - t0)
 
 
-def _check_converged(replay: ArmReplay, values: Mapping[str, float], r: np.ndarray,
+def _check_converged(replay: WindowedReplay, values: Mapping[str, float], r: np.ndarray,
                      bounds: Mapping[str, tuple[float, float]]) -> None:
     # a lower bound of 0 is physical (no payload), not an edge of the search: a value there is an answer
     at_bound = [n for n, (lo, hi) in bounds.items()

@@ -1,7 +1,7 @@
-"""The reality gap in numbers: normalized RMS error of open-loop replay at several horizons, per joint.
+"""The reality gap in numbers: normalized RMS error of open-loop replay at several horizons, per joint (arm) or axis.
 
 For a horizon of H ticks, every window of H ticks starts from the measured state and runs the recorded commands
-open loop (`ArmReplay`); per joint j,
+open loop (`robot_rl.sysid.replay.make_replay`); per joint (quadrotor: position axis) j,
 
     NRMSE_j(H) = sqrt(mean over windows and ticks of (q_pred - q_meas)^2) / std(q_meas over the log),
 
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from robot_rl.robots import RobotSpec
-from robot_rl.sysid.replay import SIGNAL_SCALES, SIGNALS, ArmReplay, SysidLog, clip_segments
+from robot_rl.sysid.replay import SysidLog, clip_segments, make_replay
 
 HORIZONS_S = (0.5, 2.0, None)
 """Replay horizons of the report, s (None: the full segment)."""
@@ -40,17 +40,16 @@ def horizon_ticks(log: SysidLog, span: tuple[int, int], horizon_s: float | None)
 
 def replay_positions(spec: RobotSpec, log: SysidLog, span: tuple[int, int], params: Mapping[str, float],
                      ticks: int) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted and measured joint positions `[n_windows, ticks, n]` rad of `ticks`-long windows in `span`."""
-    replay = ArmReplay(spec, log, ticks, span)
-    n = log.q.shape[1]
-    scale = SIGNAL_SCALES[SIGNALS[0]]
-    return replay.predict([params])[0][..., :n] * scale, replay.measured()[..., :n] * scale
+    """Predicted and measured positions `[n_windows, ticks, n]` (joints rad, or x y z m) of `ticks`-long windows."""
+    replay = make_replay(spec, log, ticks, span)
+    return replay.positions(replay.predict([params])[0]), replay.positions(replay.measured())
 
 
 def gap_table(spec: RobotSpec, log: SysidLog, span: tuple[int, int], models: Mapping[str, Mapping[str, float]],
               horizons_s: Sequence[float | None] = HORIZONS_S) -> dict[str, dict[str, list[float]]]:
     """Model name -> horizon label -> per-joint NRMSE `[n]` over ticks `span` (labels '0.5 s', '2 s', 'full')."""
-    std = log.q[span[0] : span[1]].std(axis=0)
+    n = len(position_names(spec))
+    std = log.q[span[0] : span[1], :n].std(axis=0)
     out: dict[str, dict[str, list[float]]] = {}
     for name, params in models.items():
         out[name] = {}
@@ -58,6 +57,11 @@ def gap_table(spec: RobotSpec, log: SysidLog, span: tuple[int, int], models: Map
             pred, meas = replay_positions(spec, log, span, params, horizon_ticks(log, span, h))
             out[name]["full" if h is None else f"{h:g} s"] = nrmse(pred, meas, std).tolist()
     return out
+
+
+def position_names(spec: RobotSpec) -> tuple[str, ...]:
+    """What the NRMSE is per: the arm's joints, the quadrotor's axes."""
+    return tuple(j.name for j in spec.arm.joints) if spec.arm is not None else ("x", "y", "z")
 
 
 def mean_nrmse(table: Mapping[str, Sequence[float]]) -> dict[str, float]:

@@ -1,6 +1,6 @@
 """Identification logs: read from recorded bags (the controller's tick records), or simulated under a known reality.
 
-A bag gives, per controller tick, the measured joint state the tick saw and the command it applied
+A bag gives, per controller tick, the measured state the tick saw and the command it applied
 (`robot_rl.data.ticks.TickRecord`); ticks are cut into segments at every gap in the tick counter and at every new
 episode (the simulated robot teleports between episodes). `check_excitation` refuses a log too short or too still
 to identify anything from, naming what is missing.
@@ -18,9 +18,15 @@ from robot_rl.data.intervention_log import DatasetError, read_log
 from robot_rl.envs.plants import PLANTS
 from robot_rl.robots import RobotSpec
 from robot_rl.sysid.replay import SysidLog, clip_segments, delayed
+from robot_rl.sysid.replay_quadrotor import simulate_quadrotor_log
 
 MIN_MOTION_RAD = 0.02
 """A joint whose measured position spans less than this is not excited, rad."""
+MIN_RATE_RAD_S = 0.2
+"""A quadrotor body axis whose measured rate spans less than this is not excited, rad/s."""
+STATE_QUANTITIES = {"arm": (("joint_pos_rad",), ("joint_vel_rad_s",)),
+                    "quadrotor": (("position_m", "quat_wxyz"), ("linear_velocity_m_s", "angular_velocity_rad_s"))}
+"""Robot kind -> the tick record quantities that make up `SysidLog.q` and `SysidLog.qd` (concatenated)."""
 
 
 class SysidError(ValueError):
@@ -48,12 +54,15 @@ def _bag_log(path: Path, spec: RobotSpec) -> SysidLog:
         raise SysidError(f"{name}: topic /robot_rl/policy, field 'robot': the bag is of robot "
                          f"'{log.provenance.robot}', not '{spec.name}'")
     recs = log.records
-    missing = [k for k in ("joint_pos_rad", "joint_vel_rad_s") if k not in recs[0].quantities]
+    if spec.kind not in STATE_QUANTITIES:
+        raise SysidError(f"{name}: robot '{spec.name}' ({spec.kind}): no identification for this kind yet")
+    pos_keys, vel_keys = STATE_QUANTITIES[spec.kind]
+    missing = [k for k in pos_keys + vel_keys if k not in recs[0].quantities]
     if missing:
         raise SysidError(f"{name}: topic /robot_rl/tick: quantities {missing} missing (has "
                          f"{sorted(recs[0].quantities)})")
-    q = np.array([r.quantities["joint_pos_rad"] for r in recs])
-    qd = np.array([r.quantities["joint_vel_rad_s"] for r in recs])
+    q = np.array([np.concatenate([r.quantities[k] for k in pos_keys]) for r in recs])
+    qd = np.array([np.concatenate([r.quantities[k] for k in vel_keys]) for r in recs])
     cmd = np.array([r.applied for r in recs])
     segments = segments_of([r.tick for r in recs], [r.episode for r in recs])
     files = sorted(path.glob("*.mcap")) if path.is_dir() else [path]
@@ -94,13 +103,34 @@ def check_excitation(log: SysidLog, spec: RobotSpec, window: int, min_duration_s
         raise SysidError(f"{where}: too little excitation: {usable:.2f} s of replayable ticks in ticks {a}..{b} "
                          f"({len(parts)} segment(s)), need {min_duration_s:g} s in segments of at least "
                          f"{window + 1} ticks")
-    names = [j.name for j in spec.arm.joints]
-    span_rad = np.ptp(log.q[a:b], axis=0)
-    still = [n for n, s in zip(names, span_rad, strict=True) if s < MIN_MOTION_RAD]
+    if spec.arm is not None:
+        names, what, least = [j.name for j in spec.arm.joints], "joint moved", MIN_MOTION_RAD
+        span = np.ptp(log.q[a:b], axis=0)
+    else:
+        names, what, least = ["roll rate", "pitch rate", "yaw rate"], "body rate spanned", MIN_RATE_RAD_S
+        span = np.ptp(log.qd[a:b, 3:6], axis=0)
+    still = [n for n, s in zip(names, span, strict=True) if s < least]
     if len(still) == len(names):
-        raise SysidError(f"{where}: no excitation in ticks {a}..{b}: no joint moved {MIN_MOTION_RAD} rad (largest "
-                         f"span {span_rad.max():.4f} rad)")
+        raise SysidError(f"{where}: no excitation in ticks {a}..{b}: no {what} {least} (largest span "
+                         f"{span.max():.4f})")
     return still
+
+
+SENSOR_NOISE = {"arm": (1e-4, 1e-3), "quadrotor": (2e-4, 2e-3, 1e-2)}
+"""White sensor noise std per kind at `noise` 1: arm joint encoders (rad, rad/s); quadrotor motion capture and
+gyro (position m, velocity m/s, body rates rad/s)."""
+
+
+def simulate_log(spec: RobotSpec, commands: np.ndarray, reality: Mapping[str, float], noise: float = 0.0,
+                 seed: int = 0) -> SysidLog:
+    """A log of the excitation `commands` (`robot_rl.sysid.schedule.design_commands`) run under `reality`.
+
+    `noise` scales each kind's benchmark sensor noise (`SENSOR_NOISE`); 0 is noise-free.
+    """
+    if spec.kind == "quadrotor":
+        std = tuple(noise * x for x in SENSOR_NOISE["quadrotor"])
+        return simulate_quadrotor_log(spec, commands, reality, std, seed)
+    return simulate_arm_log(spec, commands, reality, tuple(noise * x for x in SENSOR_NOISE["arm"]), seed)
 
 
 def simulate_arm_log(spec: RobotSpec, commands: np.ndarray, reality: Mapping[str, float],

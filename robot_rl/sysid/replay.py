@@ -30,17 +30,22 @@ SIGNAL_SCALES = {"joint_pos_rad": 0.01, "joint_vel_rad_s": 0.1}
 
 @dataclass
 class SysidLog:
-    """Measured joint states and applied commands of one robot, per control tick."""
+    """Measured states and applied commands of one robot, per control tick.
+
+    The state is in generalized coordinates, as MuJoCo's qpos/qvel: the arm's joints; the quadrotor's position and
+    attitude (`q` = position m `[3]` + quaternion wxyz `[4]`) and velocities (`qd` = world velocity m/s `[3]` + body
+    rates rad/s `[3]`).
+    """
 
     robot: str
     dt_s: float
     """Control period, s."""
     q: np.ndarray
-    """Measured joint positions `[T, n]` rad at each tick (before its command acts)."""
+    """Measured positions `[T, nq]` at each tick (before its command acts): joint angles rad, or pose."""
     qd: np.ndarray
-    """Measured joint velocities `[T, n]` rad/s."""
+    """Measured velocities `[T, nv]`: joint velocities rad/s, or world velocity and body rates."""
     command: np.ndarray
-    """Command applied at each tick `[T, n]` rad."""
+    """Command applied at each tick `[T, n_cmd]` in the robot's command units."""
     segments: list[tuple[int, int]]
     """Contiguous tick ranges [start, end): a replay never crosses a segment boundary."""
     sources: list[dict[str, str]] = field(default_factory=list)
@@ -91,8 +96,12 @@ def delayed(command: np.ndarray, latency: int, hold: np.ndarray) -> np.ndarray:
     return np.concatenate([np.repeat(hold[None], min(latency, len(command)), 0), command[:-latency]])[: len(command)]
 
 
-class ArmReplay:
-    """Batched windowed replay of one arm log; `predict` maps parameter sets to predicted signals."""
+class WindowedReplay:
+    """Batched windowed replay of one log; `predict` maps parameter sets to predicted signals.
+
+    Subclasses (one per robot kind) define `schedule`, `measured`, `_predict_batch` and `positions`, the signals
+    the reality-gap report compares.
+    """
 
     def __init__(self, spec: RobotSpec, log: SysidLog, window: int, span: tuple[int, int] | None = None,
                  max_windows: int = 0, backend: str = "mujoco") -> None:
@@ -119,6 +128,57 @@ class ArmReplay:
             self._plants[sets] = PLANTS[self.spec.kind](self.spec, self.backend, sets * len(self.starts))
         return self._plants[sets]
 
+    def predict(self, params: Sequence[Mapping[str, float]], batch: int = 0) -> np.ndarray:
+        """Predicted signals `[len(params), n_windows, window, n_signals]`, scaled like `measured`.
+
+        Each entry of `params` names physical parameters (the others nominal) plus `action_latency_steps`;
+        `batch` parameter sets run side by side (0: all at once).
+        """
+        size = batch or len(params)
+        return np.concatenate([self._predict_batch(params[i : i + size], size) for i in range(0, len(params), size)])
+
+    def _full(self, params: Sequence[Mapping[str, float]], sets: int) -> tuple[list[dict[str, float]], np.ndarray]:
+        """Parameter sets padded to `sets` with nominal ones, applied to the plant; the latency per env `[n]`."""
+        plant, k = self._plant(sets), len(self.starts)
+        full = [dict(self.nominal, **p) for p in params] + [dict(self.nominal)] * (sets - len(params))
+        plant.apply_parameters(np.arange(plant.num_envs),
+                               {name: np.repeat([p[name] for p in full], k) for name in self.nominal})
+        return full, np.repeat([int(round(p["action_latency_steps"])) for p in full], k)
+
+    def schedule(self, latency: int) -> np.ndarray:
+        """The executed command path at `latency` ticks late, per tick (cached by subclasses)."""
+        raise NotImplementedError
+
+    def measured(self) -> np.ndarray:
+        """Measured signals over the windows `[n_windows, window, n_signals]`, scaled."""
+        raise NotImplementedError
+
+    def positions(self, signals: np.ndarray) -> np.ndarray:
+        """The position signals `[..., len(position_names)]` in their units from scaled signals `[..., n_signals]`."""
+        raise NotImplementedError
+
+    def _predict_batch(self, params: Sequence[Mapping[str, float]], sets: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+def make_replay(spec: RobotSpec, log: SysidLog, window: int, span: tuple[int, int] | None = None,
+                max_windows: int = 0, backend: str = "mujoco") -> WindowedReplay:
+    """The replay of `spec`'s kind (arm or quadrotor); ValueError for a kind without one."""
+    if spec.kind == "arm":
+        return ArmReplay(spec, log, window, span, max_windows, backend)
+    if spec.kind == "quadrotor":
+        from robot_rl.sysid.replay_quadrotor import QuadrotorReplay  # noqa: PLC0415 - it builds on this module
+
+        return QuadrotorReplay(spec, log, window, span, max_windows, backend)
+    raise ValueError(f"robot '{spec.name}' ({spec.kind}): no identification replay for this kind yet")
+
+
+class ArmReplay(WindowedReplay):
+    """The arm: joint targets through the jerk-limited generator and the joint servos; joint positions/velocities.
+
+    Signals per tick: joint positions then joint velocities, scaled by `SIGNAL_SCALES`.
+    """
+
     def schedule(self, latency: int) -> np.ndarray:
         """Servo targets `[T, substeps, n]` rad of the log's commands executed `latency` ticks late (cached)."""
         if latency not in self._schedules:
@@ -138,21 +198,14 @@ class ArmReplay:
         return np.concatenate([self.log.q[idx] / SIGNAL_SCALES[SIGNALS[0]],
                                self.log.qd[idx] / SIGNAL_SCALES[SIGNALS[1]]], -1)
 
-    def predict(self, params: Sequence[Mapping[str, float]], batch: int = 0) -> np.ndarray:
-        """Predicted signals `[len(params), n_windows, window, n_signals * n]`, scaled like `measured`.
-
-        Each entry of `params` names physical parameters (the others nominal) plus `action_latency_steps`;
-        `batch` parameter sets run side by side (0: all at once).
-        """
-        size = batch or len(params)
-        return np.concatenate([self._predict_batch(params[i : i + size], size) for i in range(0, len(params), size)])
+    def positions(self, signals: np.ndarray) -> np.ndarray:
+        """Joint positions `[..., n]` rad from scaled signals."""
+        return signals[..., : self.log.q.shape[1]] * SIGNAL_SCALES[SIGNALS[0]]
 
     def _predict_batch(self, params: Sequence[Mapping[str, float]], sets: int) -> np.ndarray:
         plant, k = self._plant(sets), len(self.starts)
         n, n_joints = plant.num_envs, self.log.q.shape[1]
-        full = [dict(self.nominal, **p) for p in params] + [dict(self.nominal)] * (sets - len(params))
-        plant.apply_parameters(np.arange(n), {name: np.repeat([p[name] for p in full], k) for name in self.nominal})
-        latency = np.repeat([int(round(p["action_latency_steps"])) for p in full], k)
+        _, latency = self._full(params, sets)
         idx = np.tile(self.starts, sets)
         # every window from the model's initial state (solver warm start, fingers) plus the measured joints, so a
         # prediction does not depend on what the env ran before or on the batch it runs in

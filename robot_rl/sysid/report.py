@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from robot_rl.robots import RobotSpec
-from robot_rl.sysid.gap import horizon_ticks, mean_nrmse, replay_positions
+from robot_rl.sysid.gap import horizon_ticks, mean_nrmse, position_names, replay_positions
 from robot_rl.sysid.replay import SysidLog
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -62,10 +62,11 @@ def nrmse_figure(table: Mapping[str, Mapping[str, Sequence[float]]], joints: Seq
 
 def trajectory_figure(spec: RobotSpec, log: SysidLog, span: tuple[int, int],
                       models: Mapping[str, Mapping[str, float]]) -> str:
-    """Measured vs replayed joint positions over the first held-out segment (full horizon); an <img> tag."""
+    """Measured vs replayed positions (joints or axes) over the first held-out segment (full horizon); an <img> tag."""
     plt = _pyplot()
     ticks = horizon_ticks(log, span, None)
-    n = log.q.shape[1]
+    names = position_names(spec)
+    n = len(names)
     fig, axes = plt.subplots(n, 1, figsize=(10, 1.3 * n), sharex=True)
     t = np.arange(1, ticks + 1) * log.dt_s
     measured = None
@@ -75,7 +76,7 @@ def trajectory_figure(spec: RobotSpec, log: SysidLog, span: tuple[int, int],
             axes[j].plot(t, pred[0, :, j], style, lw=1, label=model)
     for j in range(n):
         axes[j].plot(t, measured[0, :, j], color="k", lw=0.8, alpha=0.6, label="measured")
-        axes[j].set_ylabel(spec.arm.joints[j].name, fontsize=8)
+        axes[j].set_ylabel(names[j], fontsize=8)
     axes[0].legend(ncol=3, fontsize=8)
     axes[-1].set_xlabel("s since the window's measured start")
     return _png(fig)
@@ -111,7 +112,7 @@ def write_report(path: str | Path, spec: RobotSpec, doc: Mapping[str, Any], log:
                  latency_costs: Mapping[int, float], truth: Mapping[str, float] | None = None) -> Path:
     """Write the HTML report of calibration document `doc` (see `robot_rl.sysid.calibrate`); returns its path."""
     path = Path(path)
-    joints = [j.name for j in spec.arm.joints]
+    joints = position_names(spec)
     nominal = models.get("nominal", {})
     lat = int(doc["parameters"]["action_latency_steps"]["mean"])
     logs = "".join(f"<li><code>{html.escape(s['path'])}</code> sha256 <code>{s['sha256'][:16]}…</code></li>"
@@ -131,7 +132,7 @@ held-out NRMSE (full horizon) {doc['nrmse'].get('heldout_nominal', float('nan'))
 <p>Directions the logs do not constrain:</p><ul>{unid}</ul>
 <h2>Open-loop replay on held-out ticks</h2>
 <p>Each window starts from the measured state and runs the recorded commands; NRMSE is the RMS position error
-over the joint's own standard deviation, averaged over joints.</p><table>{_nrmse_rows(table)}</table>
+over the joint's (axis') own standard deviation, averaged over joints (axes).</p><table>{_nrmse_rows(table)}</table>
 {nrmse_figure(table, joints)}
 <h2>Held-out trajectories (full horizon)</h2>{trajectory_figure(spec, log, heldout, models)}
 </body></html>"""

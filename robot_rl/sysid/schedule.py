@@ -1,4 +1,4 @@
-"""Excitation files: the design a robot is excited with, and the joint-target schedule the controller plays.
+"""Excitation files: the design a robot is excited with, and the command schedule the controller plays.
 
     robot: arm
     duration_s: 30.0
@@ -7,6 +7,7 @@
 
 The commands are regenerated from the design (`robot_rl.sysid.excitation`), so the file is small and its sha256
 (recorded in the bag on `/robot_rl/excitation` and in every tick record) names exactly what the robot was sent.
+For the arm they are joint targets; for the quadrotor perturbations on the hover controller (closed loop).
 """
 
 from __future__ import annotations
@@ -19,8 +20,16 @@ from typing import Any
 import numpy as np
 import yaml
 
+from robot_rl.envs.plants.quadrotor import GRAVITY_M_S2
 from robot_rl.robots import RobotSpec
-from robot_rl.sysid.excitation import Excitation, arm_commands
+from robot_rl.sysid.excitation import (
+    ROBOT_FAMILIES,
+    Excitation,
+    arm_candidates,
+    arm_commands,
+    quadrotor_candidates,
+    quadrotor_offsets,
+)
 from robot_rl.sysid.logs import SysidError
 
 EXCITATION_TOPIC = "/robot_rl/excitation"
@@ -29,7 +38,7 @@ EXCITATION_TOPIC = "/robot_rl/excitation"
 
 @dataclass(frozen=True)
 class ExcitationSchedule:
-    """The joint targets of an excitation file, tick by tick."""
+    """The commands of an excitation file, tick by tick (quadrotor: offsets on the hover controller)."""
 
     path: str
     sha256: str
@@ -49,6 +58,33 @@ def arm_design_commands(spec: RobotSpec, design: Excitation, duration_s: float) 
     return arm_commands(design, a.home_rad, [j.position_min_rad for j in a.joints],
                         [j.position_max_rad for j in a.joints], duration_s, spec.control_dt_s,
                         [j.velocity_max_rad_s for j in a.joints])
+
+
+def design_commands(spec: RobotSpec, design: Excitation, duration_s: float) -> np.ndarray:
+    """`[T, n_cmd]` per tick of `design`: the arm's joint targets rad, the quadrotor's perturbations (N, rad/s).
+
+    Raises:
+        SysidError: a robot kind without an excitation family (the mobile base, so far).
+
+    """
+    families = ROBOT_FAMILIES.get(spec.kind, ())
+    if families and design.family not in families:
+        raise SysidError(f"family {design.family!r} is not one of robot '{spec.name}' ({list(families)})")
+    if spec.arm is not None:
+        return arm_design_commands(spec, design, duration_s)
+    if spec.quadrotor is not None:
+        return quadrotor_offsets(design, duration_s, spec.control_dt_s, spec.quadrotor.mass_kg * GRAVITY_M_S2,
+                                 spec.command.high[1:4])
+    raise SysidError(f"robot '{spec.name}' ({spec.kind}): no excitation family yet (arm and quadrotor have one)")
+
+
+def design_candidates(spec: RobotSpec, duration_s: float) -> list[Excitation]:
+    """The designs the D-optimal search compares for `spec`'s kind (SysidError for a kind without a family)."""
+    if spec.arm is not None:
+        return arm_candidates(duration_s)
+    if spec.quadrotor is not None:
+        return quadrotor_candidates()
+    raise SysidError(f"robot '{spec.name}' ({spec.kind}): no excitation family yet (arm and quadrotor have one)")
 
 
 def write_excitation(path: str | Path, spec: RobotSpec, design: Excitation, duration_s: float,
@@ -75,8 +111,6 @@ def load_excitation(path: str | Path, spec: RobotSpec) -> ExcitationSchedule:
         raise SysidError(f"{path}: expected a mapping with robot, duration_s, design")
     if doc.get("robot") != spec.name:
         raise SysidError(f"{path}: field 'robot': excitation is for {doc.get('robot')!r}, not '{spec.name}'")
-    if spec.arm is None:
-        raise SysidError(f"{path}: robot '{spec.name}': excitation files exist for the arm only so far")
     duration = doc.get("duration_s")
     if not isinstance(duration, (int, float)) or not 0 < duration <= 600:
         raise SysidError(f"{path}: field 'duration_s': {duration!r} should be a number of seconds in (0, 600]")
@@ -86,7 +120,7 @@ def load_excitation(path: str | Path, spec: RobotSpec) -> ExcitationSchedule:
         raise SysidError(f"{path}: field 'design': expected a mapping of {sorted(known)}, got {raw!r}")
     try:
         design = Excitation(**raw)
+        commands = design_commands(spec, design, float(duration))
     except (TypeError, ValueError) as e:
         raise SysidError(f"{path}: field 'design': {e}") from None
-    return ExcitationSchedule(str(path), hashlib.sha256(text.encode()).hexdigest(), text, design,
-                              arm_design_commands(spec, design, float(duration)))
+    return ExcitationSchedule(str(path), hashlib.sha256(text.encode()).hexdigest(), text, design, commands)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from robot_rl.sysid.excitation import (
-    FAMILIES,
     LIMIT_MARGIN_RAD,
+    ROBOT_FAMILIES,
     SPEED_FRACTION,
     Excitation,
     arm_candidates,
@@ -32,7 +32,7 @@ def test_fade_is_zero_at_both_ends_and_one_inside():
     assert w[5] == pytest.approx(0.5)  # half-way through the 1 s cosine ramp
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", ROBOT_FAMILIES["arm"])
 def test_every_family_stays_in_limits_and_under_the_speed_cap(arm, family):
     a = arm.arm
     low = np.array([j.position_min_rad for j in a.joints])

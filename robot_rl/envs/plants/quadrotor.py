@@ -49,7 +49,7 @@ def mix(thrust_n: np.ndarray, torque_nm: np.ndarray, mixer_inv: np.ndarray, max_
 
 def motor_step(rpm: np.ndarray, rpm_cmd: np.ndarray, time_constant_s: np.ndarray, dt_s: float) -> np.ndarray:
     """Exact first-order motor response over `dt_s`: `rpm_cmd + (rpm - rpm_cmd) exp(-dt / tau)`."""
-    decay = np.exp(-dt_s / np.asarray(time_constant_s))
+    decay = np.exp(-dt_s / np.maximum(np.asarray(time_constant_s), 1e-12))  # tau 0: the motor follows at once
     return rpm_cmd + (rpm - rpm_cmd) * np.reshape(decay, (-1, 1))
 
 
