@@ -106,11 +106,12 @@ def plot(rows: list[dict], names: list[str], path: Path) -> None:
     nom = [r["nrmse"]["heldout_nominal"] for r in rows]
     cal = [max(r["nrmse"]["heldout"], 1e-6) for r in rows]
     b.scatter(nom, cal, label="one hidden reality")
-    b.plot([1e-3, 1], [1e-3, 1], "k--", lw=0.8, label="no improvement")
+    lo, hi = min(min(nom), min(cal)) / 2, max(max(nom), max(cal)) * 2
+    b.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="no improvement")
     b.set_xscale("log")
     b.set_yscale("log")
-    b.set_xlim(1e-3, 1)
-    b.set_ylim(1e-3, 1)
+    b.set_xlim(lo, hi)
+    b.set_ylim(lo, hi)
     b.legend(loc="upper left")
     b.set_xlabel("held-out NRMSE, nominal model")
     b.set_ylabel("held-out NRMSE, calibrated")

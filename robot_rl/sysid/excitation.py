@@ -177,7 +177,9 @@ def quadrotor_offsets(design: Excitation, duration_s: float, dt_s: float, hover_
                          f"({design.amplitude}) in (0, 1] for the quadrotor")
     t = np.arange(int(round(duration_s / dt_s))) * dt_s
     scale = design.amplitude * np.array([THRUST_FRACTION * hover_thrust_n, *rate_max], dtype=np.float64)
-    return unit_signals(design, 4, t, duration_s) * scale[None] * fade(t, duration_s)[:, None]
+    unit = unit_signals(design, 4, t, duration_s)
+    unit /= np.maximum(np.abs(unit).max(axis=0), 1e-12)  # peak exactly 1 per channel: `amplitude` is the peak
+    return unit * scale[None] * fade(t, duration_s)[:, None]
 
 
 def quadrotor_candidates() -> list[Excitation]:

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-from robot_rl.envs.plants.quadrotor import GRAVITY_M_S2
 from robot_rl.robots import RobotSpec
 from robot_rl.sysid.excitation import (
     ROBOT_FAMILIES,
@@ -31,6 +30,7 @@ from robot_rl.sysid.excitation import (
     quadrotor_offsets,
 )
 from robot_rl.sysid.logs import SysidError
+from robot_rl.sysid.replay_quadrotor import hover_command
 
 EXCITATION_TOPIC = "/robot_rl/excitation"
 """diagnostic_msgs/msg/DiagnosticArray, transient local: the excitation file played (sha256 and text)."""
@@ -73,7 +73,7 @@ def design_commands(spec: RobotSpec, design: Excitation, duration_s: float) -> n
     if spec.arm is not None:
         return arm_design_commands(spec, design, duration_s)
     if spec.quadrotor is not None:
-        return quadrotor_offsets(design, duration_s, spec.control_dt_s, spec.quadrotor.mass_kg * GRAVITY_M_S2,
+        return quadrotor_offsets(design, duration_s, spec.control_dt_s, float(hover_command(spec)[0]),
                                  spec.command.high[1:4])
     raise SysidError(f"robot '{spec.name}' ({spec.kind}): no excitation family yet (arm and quadrotor have one)")
 

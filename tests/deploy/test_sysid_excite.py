@@ -1,5 +1,6 @@
 """`robot-rl sysid design | excite | fit` for real: the D-optimal excitation played by the controller through the
-safety filter over DDS in lockstep against a hidden reality, recorded, then identified from the bag."""
+safety filter over DDS in lockstep against a hidden reality, recorded, then identified from the bag (arm, and the
+quadrotor excited closed loop)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 
 from robot_rl.data.bag import bag_info, read_bag
 from robot_rl.data.ticks import TICK_TOPIC
-from robot_rl.sysid.schedule import EXCITATION_TOPIC
+from robot_rl.robots import load_robot
+from robot_rl.sysid.excitation import Excitation
+from robot_rl.sysid.schedule import EXCITATION_TOPIC, write_excitation
 from tests.conftest import fresh_domain_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,3 +81,32 @@ def test_a_bag_of_another_robot_is_refused(excited):
     wrong = _cli("sysid", "fit", str(folder / "bag"), "--robot", "quadrotor", "--out", str(folder / "q.yaml"))
     assert wrong.returncode == 2 and "the bag is of robot 'arm', not 'quadrotor'" in wrong.stderr
     assert not (folder / "q.yaml").exists()
+
+
+QUAD_REALITY = ROOT / "sim" / "quadrotor" / "realities" / "heavy_worn_props.yaml"  # mass 0.032, kf 2.7e-10, tau 0.06
+
+
+def test_the_quadrotor_is_excited_closed_loop_and_identified(tmp_path):
+    """The hover controller plus the file's perturbations, through the safety filter over DDS; then the fit."""
+    design = write_excitation(tmp_path / "e.yaml", load_robot("quadrotor"), Excitation("chirp", 0.4, 0.5, 10.0), 6.0)
+    result = subprocess.run(
+        [sys.executable, "-m", "robot_rl.cli.main", "sysid", "excite", "launch/quadrotor.yaml", "--duration", "6",
+         "--record", str(tmp_path / "bag"), "--design", str(design), "--middleware", "dds", "--json",
+         "--set", f"sim_driver.reality_file={QUAD_REALITY}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "ROS_DOMAIN_ID": fresh_domain_id()})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ticks = list(read_bag(tmp_path / "bag", [TICK_TOPIC]))
+    assert len(ticks) >= 600
+    events = {kv.value for m in ticks for kv in m.msg.status[0].values if kv.key == "events"}
+    assert events <= {""}  # the perturbed hover never tripped the safety filter
+    fit = _cli("sysid", "fit", str(tmp_path / "bag"), "--robot", "quadrotor", "--out", str(tmp_path / "q.yaml"),
+               "--max-latency", "1", "--json")
+    assert fit.returncode == 0, fit.stdout[-3000:] + fit.stderr[-3000:]
+    p = json.loads(fit.stdout)["parameters"]
+    assert p["action_latency_steps"]["mean"] == 0
+    assert p["mass_kg"]["mean"] == pytest.approx(0.032, rel=0.05)
+    assert p["thrust_coefficient_n_per_rpm2"]["mean"] == pytest.approx(2.7e-10, rel=0.05)
+    assert p["motor_time_constant_s"]["mean"] == pytest.approx(0.06, rel=0.1)
+    ratio = p["thrust_coefficient_n_per_rpm2"]["mean"] / p["mass_kg"]["mean"]  # what the commands act through
+    assert ratio == pytest.approx(2.7e-10 / 0.032, rel=0.01)

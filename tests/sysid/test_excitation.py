@@ -73,7 +73,8 @@ def test_excitation_file_round_trip_and_bad_files(arm, tmp_path):
     bad = {"robot: quadrotor\nduration_s: 4\ndesign: {family: chirp}\n": "field 'robot'",
            "robot: arm\nduration_s: -1\ndesign: {family: chirp}\n": "field 'duration_s'",
            "robot: arm\nduration_s: 4\ndesign: {family: chirp, speed: 3}\n": "field 'design'",
-           "robot: arm\nduration_s: 4\ndesign: {family: zigzag}\n": "field 'design'"}
+           "robot: arm\nduration_s: 4\ndesign: {family: zigzag}\n": "field 'design'",
+           "robot: arm\nduration_s: 4\ndesign: {family: doublets}\n": "field 'design'.*'doublets' is not one of robot"}
     for text, field in bad.items():
         (tmp_path / "bad.yaml").write_text(text)
         with pytest.raises(SysidError, match=field):
