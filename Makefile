@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Exact versions the suite last passed with (`make lock` refreshes them): a fresh machine installs what CI saw, not
+# whatever is newest that day. torch is pinned below by hand (CPU or CUDA build), the project itself is editable.
+LOCK := constraints.txt
+ROS_LOCK := constraints-ros.txt
 
 # The rclpy interop tests run real ROS 2 (rclpy on Fast DDS, from PyPI wheels) in a separate venv: the wheels install
 # a start-up hook that re-executes every Python process of their environment, so they never go into $(VENV).
@@ -15,21 +19,21 @@ ROS_WHEELS := "ros-jazzy-rclpy[fastrtps]" ros-jazzy-sensor-msgs ros-jazzy-std-ms
 # What `robot_rl.deploy` needs at run time (no torch): the project itself goes in with --no-deps.
 ROS_RUNTIME := numpy pyyaml pydantic onnxruntime mujoco "ruckig>=0.12" gymnasium "cyclonedds>=0.10.5" "rosbags>=0.10"
 
-.PHONY: setup ros-env demo test lint bench clean
+.PHONY: setup ros-env demo test lint bench clean lock
 
 # setup builds .venv-ros too: CI runs `make test` in a network namespace without the package registries.
 setup: $(STAMP) $(ROS_STAMP)
 
 # CPU machines: install the CPU build of torch 2.13.0 explicitly before the project, so that
 # the project's torch range is already satisfied and pip never pulls a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	if command -v nvidia-smi >/dev/null 2>&1; then \
 		$(PY) -m pip install -q "torch==2.13.0"; \
 	else \
 		$(PY) -m pip install -q "torch==2.13.0" || $(PY) -m pip install -q "torch==2.13.0+cpu"; \
 	fi
-	$(PY) -m pip install -q -e ".[pybullet,dev]"
+	$(PY) -m pip install -q -c $(LOCK) -e ".[pybullet,dev]"
 	touch $(STAMP)
 
 # The main job on the embedded default (simulated robots): each task's reference controller in randomized MuJoCo.
@@ -61,18 +65,18 @@ demo: setup
 # tests skip with that reason instead of failing. `rm -r $(ROS_VENV)` (or touching pyproject.toml) retries.
 ros-env: $(ROS_STAMP)
 
-$(ROS_STAMP): pyproject.toml Makefile
+$(ROS_STAMP): pyproject.toml Makefile $(ROS_LOCK)
 	rm -f $(ROS_UNAVAILABLE) $(ROS_STAMP)
 	test -x $(ROS_VENV)/bin/python || $(ROS_PYTHON) -m venv $(ROS_VENV) || mkdir -p $(ROS_VENV)
 	@if [ "$$(uname -s)-$$(uname -m)" != Linux-x86_64 ]; then \
 		echo "ROS 2 wheels exist for Linux x86_64 only, not $$(uname -s)-$$(uname -m)" > $(ROS_UNAVAILABLE); \
 	elif ! test -x $(ROS_VENV)/bin/python; then \
 		echo "could not create a venv with $(ROS_PYTHON)" > $(ROS_UNAVAILABLE); \
-	elif ! $(ROS_VENV)/bin/python -m pip install -q $(ROS_WHEELS) > $(ROS_VENV)/install.log 2>&1; then \
+	elif ! $(ROS_VENV)/bin/python -m pip install -q -c $(ROS_LOCK) $(ROS_WHEELS) > $(ROS_VENV)/install.log 2>&1; then \
 		echo "ROS 2 rclpy wheels did not install (see $(ROS_VENV)/install.log): $$(tail -n 1 $(ROS_VENV)/install.log)" \
 			> $(ROS_UNAVAILABLE); \
 	elif ! { $(ROS_VENV)/bin/python -m pip install -q --no-deps -e . && \
-			$(ROS_VENV)/bin/python -m pip install -q $(ROS_RUNTIME); } >> $(ROS_VENV)/install.log 2>&1; then \
+			$(ROS_VENV)/bin/python -m pip install -q -c $(ROS_LOCK) $(ROS_RUNTIME); } >> $(ROS_VENV)/install.log 2>&1; then \
 		echo "robot_rl did not install into $(ROS_VENV) (see $(ROS_VENV)/install.log)" > $(ROS_UNAVAILABLE); \
 	fi
 	@if [ -f $(ROS_UNAVAILABLE) ]; then echo "$(ROS_VENV): rclpy tests will skip: $$(cat $(ROS_UNAVAILABLE))"; fi
@@ -86,6 +90,16 @@ test: lint $(ROS_STAMP)
 
 bench: setup
 	$(PY) bench/sim_throughput.py
+
+# Refresh the lock files from the installed environments (after `pip install -U ...` and a passing `make test`).
+lock: setup
+	{ echo "# make lock, $$(date -u +%Y-%m-%d): exact versions of $(VENV) (torch is pinned in the Makefile)"; \
+	  $(PY) -m pip freeze --exclude-editable | grep -v -i '^torch=='; } > $(LOCK)
+	if [ ! -f $(ROS_UNAVAILABLE) ]; then \
+		{ echo "# make lock, $$(date -u +%Y-%m-%d): exact versions of $(ROS_VENV)"; \
+		  $(ROS_VENV)/bin/python -m pip freeze --exclude-editable; } > $(ROS_LOCK); \
+	fi
+	touch $(STAMP) $(ROS_STAMP)
 
 clean:
 	rm -rf $(VENV) $(ROS_VENV) .pytest_cache
