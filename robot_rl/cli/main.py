@@ -144,7 +144,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
 
     return launch(args.params_file, duration_s=args.duration, record=args.record, middleware=args.middleware,
                   sim=not args.no_sim, overrides=args.set, network=args.network, record_default=not args.no_record,
-                  operator=args.operator, online=args.online)
+                  operator=args.operator, online=args.online, override_gate=args.override_gate)
 
 
 def _cmd_bag(args: argparse.Namespace) -> int:
@@ -213,7 +213,10 @@ def _add_launch_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-record", action="store_true", help="do not start the recorder")
     p.add_argument("--middleware", choices=["auto", "dds", "rclpy"], default="auto",
                    help="transport of every node (default auto: rclpy where installed, else CycloneDDS)")
-    p.add_argument("--no-sim", action="store_true", help="do not start sim_driver (a real robot driver runs)")
+    p.add_argument("--no-sim", action="store_true", help="do not start sim_driver (a real robot driver runs): the "
+                   "controller then refuses a policy without an intact, passed release gate (robot-rl gate)")
+    p.add_argument("--override-gate", action="store_true", help="with --no-sim: run a policy without a passed "
+                   "release gate anyway; warns loudly and records the override in the bag")
     p.add_argument("--set", action="append", default=[], metavar="NODE.KEY=VALUE",
                    help="override one parameter of one node, VALUE as YAML (repeatable), e.g. sim_driver.episodes=3")
     p.add_argument("--network", choices=["localhost", "system"], default="localhost",

@@ -38,6 +38,7 @@ from robot_rl.deploy.diagnostics import (
     vector_message,
 )
 from robot_rl.deploy.excitation_source import ExcitationSource
+from robot_rl.deploy.gate_check import hardware_gate
 from robot_rl.deploy.loop import RateLoop
 from robot_rl.deploy.msgs import Bool, DiagnosticArray, Float64MultiArray, Pose, message_type
 from robot_rl.deploy.nodes.common import checked_config
@@ -85,7 +86,9 @@ class ControllerConfig:
     command_topic: str = ""
     """Override robot.yaml's command topic (e.g. /joint_trajectory_controller/joint_trajectory); '' keeps it."""
     require_gate: bool = False
-    """Refuse a policy whose card has no passed release gate."""
+    """Refuse a policy without an intact, passed release gate for this robot (`robot-rl launch --no-sim` sets it)."""
+    gate_override: bool = False
+    """Run such a policy anyway, warning loudly; recorded in the bag (`--override-gate`)."""
     safety: dict = field(default_factory=dict)
     """Per-deployment safety overrides (may only tighten robot.yaml's limits)."""
     takeover: dict = field(default_factory=dict)
@@ -110,8 +113,9 @@ class Controller:
         self.transport, self.config = transport, config
         self.spec = load_robot(config.robot)
         self.policy = OnnxPolicy.load(config.policy, self.spec)
-        if config.require_gate and not (self.policy.card.gate and self.policy.card.gate.passed):
-            raise PolicyError(f"{config.policy}: the card has no passed release gate and require_gate is set")
+        # an excitation drives the robot instead of the policy (robot-rl sysid excite): the policy's gate is moot
+        self.gate = hardware_gate(config.policy, self.policy.card, config.require_gate and not config.excitation,
+                                  config.gate_override)
         self.adapter = adapter_for(self.spec, config.command_type or None, config.command_topic or None)
         self.safety = SafetyFilter.for_robot(self.spec, config.safety)
         self.rate_hz = config.rate_hz or self.policy.card.control_rate_hz
@@ -170,7 +174,8 @@ class Controller:
         self.operator = OperatorInput(t, self.takeover, self.spec, self.adapter, self._reject_operator) \
             if self.takeover.enabled else None
         self.pub_policy = t.create_publisher(POLICY_TOPIC, DiagnosticArray, LATCHED_QOS)
-        self.pub_policy.publish(policy_message(self.config.policy, self.policy, self.spec.name, t.now_ns()))
+        self.pub_policy.publish(policy_message(self.config.policy, self.policy, self.spec.name, t.now_ns(),
+                                               self.gate))
 
     def _reject(self, topic: str, error: Rejected) -> None:
         if self.rejections[error.reason] == 0:

@@ -88,13 +88,17 @@ def tick_message(record: TickRecord) -> DiagnosticArray:
     return status_array(TICK_STATUS, DiagnosticStatus.OK, record.source, tick_values(record), record.stamp_ns)
 
 
-def policy_message(folder: str, policy: OnnxPolicy, robot: str, stamp: int) -> DiagnosticArray:
-    """`/robot_rl/policy` (transient local): the policy's folder, ONNX sha256, robot, task, observation, card."""
+def policy_message(folder: str, policy: OnnxPolicy, robot: str, stamp: int,
+                   gate: Mapping[str, str] | None = None) -> DiagnosticArray:
+    """`/robot_rl/policy` (transient local): the policy's folder, ONNX sha256, robot, task, observation, card.
+
+    `gate`: the release-gate check's values (`robot_rl.deploy.gate_check.hardware_gate`), recorded with them.
+    """
     card = policy.card
     layout = observation_layout([(q.name, q.size) for q in card.observation.quantities])
     card_text = (Path(policy.folder) / "card.yaml").read_text()
-    return status_array(POLICY_STATUS, DiagnosticStatus.OK, card.onnx.sha256,
-                        policy_values(folder, card.onnx.sha256, robot, card.env_id, layout, card_text), stamp)
+    values = policy_values(folder, card.onnx.sha256, robot, card.env_id, layout, card_text) | dict(gate or {})
+    return status_array(POLICY_STATUS, DiagnosticStatus.OK, card.onnx.sha256, values, stamp)
 
 
 def intervention_message(kind: str, reason: str, operator_id: str, episode: int, onsets: int,

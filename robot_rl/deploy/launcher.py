@@ -108,7 +108,8 @@ def _node_overrides(overrides: Sequence[str], params: Mapping[str, dict[str, Any
 
 def build_plan(params_file: str | Path, *, record: str | Path | None = None, middleware: str = "auto",
                sim: bool = True, overrides: Sequence[str] = (), network: str = "localhost",
-               record_default: bool = False, operator: str | None = None, online: bool = False) -> LaunchPlan:
+               record_default: bool = False, operator: str | None = None, online: bool = False,
+               override_gate: bool = False) -> LaunchPlan:
     """The processes to start for a parameter YAML: pure, no process is started and nothing is written.
 
     Args:
@@ -117,7 +118,8 @@ def build_plan(params_file: str | Path, *, record: str | Path | None = None, mid
         record_default: without `record`, start the recorder when the YAML's `recorder.output_dir` is set (the
             `robot-rl launch` default; the recorder expands `{time}` in it).
         middleware: 'auto', 'dds' or 'rclpy', passed to every node.
-        sim: start `sim_driver` (the simulated robot); False when a real robot driver runs.
+        sim: start `sim_driver` (the simulated robot); False when a real robot driver runs, and then the controller
+            requires the policy's release gate (`controller.require_gate`).
         overrides: `NODE.KEY=VALUE` strings, passed to that node as `--set KEY=VALUE` (VALUE as YAML).
         network: 'localhost' (DDS on loopback only) or 'system' (the operator's DDS configuration).
         operator: what the `operator` node runs (`OPERATOR_KINDS`); None: the YAML's `operator.kind` (absent: none).
@@ -125,6 +127,8 @@ def build_plan(params_file: str | Path, *, record: str | Path | None = None, mid
             controller.
         online: start the online `learner` (its policy defaults to the controller's) and enable the controller's
             swaps (`online.enabled`; with the simulated robot also `online.lockstep`).
+        override_gate: run a policy without a passed gate on real hardware anyway (`controller.gate_override`,
+            recorded in the bag).
 
     Raises:
         ValueError: invalid YAML, a needed section missing, an unknown option or override (message names the file).
@@ -153,6 +157,8 @@ def build_plan(params_file: str | Path, *, record: str | Path | None = None, mid
         sets["controller"] = [*SIM_OPERATOR_SETS, *sets.get("controller", [])]
     if online:
         _online_sets(sets, params, sim)
+    gate = ([] if sim else ["require_gate=true"]) + (["gate_override=true"] if override_gate else [])
+    sets["controller"] = [*gate, *sets.get("controller", [])]
     nodes = {}
     for node in wanted:
         argv = [sys.executable, "-m", f"{NODE_MODULE}.{node}", "--params", str(path), "--node", node,
@@ -317,7 +323,7 @@ def supervise(plan: LaunchPlan, duration_s: float | None = None, grace_s: float 
 def launch(params_file: str | Path, *, duration_s: float | None = None, record: str | Path | None = None,
            middleware: str = "auto", sim: bool = True, overrides: Sequence[str] = (),
            network: str = "localhost", record_default: bool = True, operator: str | None = None,
-           online: bool = False) -> int:
+           online: bool = False, override_gate: bool = False) -> int:
     """`robot-rl launch`: confine DDS to this machine (unless network='system'), start the nodes, supervise them.
 
     Args:
@@ -331,6 +337,7 @@ def launch(params_file: str | Path, *, duration_s: float | None = None, record: 
         network: 'localhost' (loopback only, the default) or 'system'.
         operator: the operator node's kind (see `build_plan`); None keeps the YAML's.
         online: start the online learner and let the controller swap to the versions it checks (`build_plan`).
+        override_gate: on real hardware, run a policy without a passed release gate anyway (`build_plan`).
 
     Returns:
         The exit code (see `supervise`).
@@ -339,7 +346,8 @@ def launch(params_file: str | Path, *, duration_s: float | None = None, record: 
     if network == "localhost":
         confine_to_localhost()
     plan = build_plan(params_file, record=record, middleware=middleware, sim=sim, overrides=overrides,
-                      network=network, record_default=record_default, operator=operator, online=online)
+                      network=network, record_default=record_default, operator=operator, online=online,
+                      override_gate=override_gate)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:

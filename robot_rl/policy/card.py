@@ -131,10 +131,16 @@ class EvalResult(CardModel):
 
 
 class GateVerdict(CardModel):
-    """Release gate decision (filled by `robot-rl eval`'s gate; absent until then)."""
+    """Release gate decision, chained by sha256 to the files it judged (`robot_rl.policy.gate`)."""
 
     passed: bool
     reasons: list[str] = Field(default_factory=list)
+    robot: str | None = Field(default=None, description="the robot the gate ran for")
+    date: str | None = Field(default=None, description="when the verdict was recorded, ISO 8601 UTC")
+    onnx_sha256: str | None = Field(default=None, description="sha256 of policy.onnx when judged")
+    card_sha256: str | None = Field(default=None, description="sha256 of the card without its verdict")
+    suite_sha256: str | None = Field(default=None, description="sha256 of gate/suite.yaml")
+    report_sha256: str | None = Field(default=None, description="sha256 of gate/report.html")
 
 
 class DatasetRef(CardModel):

@@ -84,7 +84,13 @@ def test_plan_from_each_launch_yaml(robot, tmp_path):
 def test_plan_without_sim_or_recorder():
     plan = build_plan(LAUNCH_DIR / "arm.yaml", sim=False, network="system")
     assert list(plan.nodes) == ["controller"]
-    assert plan.nodes["controller"][-2:] == ("--network", "system")
+    assert plan.nodes["controller"][-4:] == ("--network", "system", "--set", "require_gate=true")  # real hardware
+
+
+def test_real_hardware_requires_the_gate_unless_overridden():
+    assert "require_gate=true" not in build_plan(LAUNCH_DIR / "arm.yaml").nodes["controller"]  # simulation
+    argv = build_plan(LAUNCH_DIR / "arm.yaml", sim=False, override_gate=True).nodes["controller"]
+    assert argv[-4:] == ("--set", "require_gate=true", "--set", "gate_override=true")
 
 
 @pytest.mark.parametrize("robot", ROBOTS)
