@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from robot_rl.robots import RobotSpec
-from robot_rl.sysid.replay import SysidLog, clip_segments, make_replay
+from robot_rl.sysid.replay import SysidLog, clip_segments, make_replay, replay_class
 
 HORIZONS_S = (0.5, 2.0, None)
 """Replay horizons of the report, s (None: the full segment)."""
@@ -32,9 +32,14 @@ def nrmse(pred_q: np.ndarray, meas_q: np.ndarray, joint_std: np.ndarray) -> np.n
     return np.sqrt(np.mean(err**2, axis=0)) / np.maximum(joint_std, 1e-12)
 
 
-def horizon_ticks(log: SysidLog, span: tuple[int, int], horizon_s: float | None) -> int:
-    """Window length in ticks for a horizon inside `span` (None: its shortest segment part minus one tick)."""
-    longest = min(e - s for s, e in clip_segments(log.segments, span)) - 1
+def horizon_ticks(log: SysidLog, span: tuple[int, int], horizon_s: float | None, warmup_s: float = 0.0
+                  ) -> int:
+    """Window length in ticks for a horizon inside `span` (None: its shortest segment part minus one tick).
+
+    `warmup_s`: the replay's (`WindowedReplay.warmup_s`): no window starts in a segment's first `warmup_s`.
+    """
+    warm = round(warmup_s / log.dt_s)
+    longest = min(e - s for s, e in clip_segments([(a + warm, b) for a, b in log.segments], span)) - 1
     return longest if horizon_s is None else min(longest, max(1, round(horizon_s / log.dt_s)))
 
 
@@ -54,7 +59,8 @@ def gap_table(spec: RobotSpec, log: SysidLog, span: tuple[int, int], models: Map
     for name, params in models.items():
         out[name] = {}
         for h in horizons_s:
-            pred, meas = replay_positions(spec, log, span, params, horizon_ticks(log, span, h))
+            ticks = horizon_ticks(log, span, h, replay_class(spec).warmup_s)
+            pred, meas = replay_positions(spec, log, span, params, ticks)
             out[name]["full" if h is None else f"{h:g} s"] = nrmse(pred, meas, std).tolist()
     return out
 

@@ -103,6 +103,10 @@ class WindowedReplay:
     the reality-gap report compares.
     """
 
+    warmup_s: float = 0.0
+    """No window starts in a segment's first `warmup_s`: internal state reconstructed from the log (the
+    quadrotor's rotor speeds) has not converged there yet."""
+
     def __init__(self, spec: RobotSpec, log: SysidLog, window: int, span: tuple[int, int] | None = None,
                  max_windows: int = 0, backend: str = "mujoco") -> None:
         """Replay `window`-tick windows of `log` lying inside ticks `span` [start, end) (default: all).
@@ -113,7 +117,9 @@ class WindowedReplay:
         if log.robot != spec.name:
             raise ValueError(f"sysid log is of robot '{log.robot}', not '{spec.name}'")
         self.spec, self.log, self.window, self.backend = spec, log, window, backend
-        self.starts = window_starts(clip_segments(log.segments, span or (0, len(log.q))), window)
+        warm = round(self.warmup_s / log.dt_s)
+        segments = [(a + warm, b) for a, b in log.segments]
+        self.starts = window_starts(clip_segments(segments, span or (0, len(log.q))), window)
         if len(self.starts) == 0:
             raise ValueError(f"sysid log: no segment holds {window + 1} ticks ({window * log.dt_s:.2f} s windows)")
         if 0 < max_windows < len(self.starts):
@@ -161,16 +167,21 @@ class WindowedReplay:
         raise NotImplementedError
 
 
-def make_replay(spec: RobotSpec, log: SysidLog, window: int, span: tuple[int, int] | None = None,
-                max_windows: int = 0, backend: str = "mujoco") -> WindowedReplay:
+def replay_class(spec: RobotSpec) -> type[WindowedReplay]:
     """The replay of `spec`'s kind (arm or quadrotor); ValueError for a kind without one."""
     if spec.kind == "arm":
-        return ArmReplay(spec, log, window, span, max_windows, backend)
+        return ArmReplay
     if spec.kind == "quadrotor":
         from robot_rl.sysid.replay_quadrotor import QuadrotorReplay  # noqa: PLC0415 - it builds on this module
 
-        return QuadrotorReplay(spec, log, window, span, max_windows, backend)
+        return QuadrotorReplay
     raise ValueError(f"robot '{spec.name}' ({spec.kind}): no identification replay for this kind yet")
+
+
+def make_replay(spec: RobotSpec, log: SysidLog, window: int, span: tuple[int, int] | None = None,
+                max_windows: int = 0, backend: str = "mujoco") -> WindowedReplay:
+    """The replay of `spec`'s kind over `log` (see `WindowedReplay`)."""
+    return replay_class(spec)(spec, log, window, span, max_windows, backend)
 
 
 class ArmReplay(WindowedReplay):

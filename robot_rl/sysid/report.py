@@ -18,7 +18,7 @@ import numpy as np
 
 from robot_rl.robots import RobotSpec
 from robot_rl.sysid.gap import horizon_ticks, mean_nrmse, position_names, replay_positions
-from robot_rl.sysid.replay import SysidLog
+from robot_rl.sysid.replay import SysidLog, replay_class
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
@@ -64,7 +64,7 @@ def trajectory_figure(spec: RobotSpec, log: SysidLog, span: tuple[int, int],
                       models: Mapping[str, Mapping[str, float]]) -> str:
     """Measured vs replayed positions (joints or axes) over the first held-out segment (full horizon); an <img> tag."""
     plt = _pyplot()
-    ticks = horizon_ticks(log, span, None)
+    ticks = horizon_ticks(log, span, None, replay_class(spec).warmup_s)
     names = position_names(spec)
     n = len(names)
     fig, axes = plt.subplots(n, 1, figsize=(10, 1.3 * n), sharex=True)
