@@ -52,10 +52,11 @@ def nrmse_figure(table: Mapping[str, Mapping[str, Sequence[float]]], joints: Seq
     x = np.arange(len(joints))
     for ax, h in zip(np.atleast_1d(axes), horizons, strict=True):
         for i, (model, rows) in enumerate(table.items()):
-            ax.bar(x + 0.4 * i - 0.2, rows[h], 0.4, label=model)
+            ax.bar(x + 0.4 * i - 0.2, np.maximum(rows[h], 1e-6), 0.4, label=model)
+        ax.set_yscale("log")  # calibrated errors are often orders of magnitude below nominal ones
         ax.set_title(f"open-loop replay, {h}")
         ax.set_xticks(x, [j.replace("joint", "j") for j in joints])
-        ax.set_ylabel("NRMSE")
+        ax.set_ylabel("NRMSE (log)")
     np.atleast_1d(axes)[0].legend()
     return _png(fig)
 
