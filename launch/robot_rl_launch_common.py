@@ -19,6 +19,10 @@ PACKAGE = "robot_rl_ros"
 OPERATORS = ["none", "joy", "keyboard", "spacemouse", "sim-expert"]
 SIM_OPERATOR = {"takeover.sync": True, "takeover.debounce_s": 0.0}
 """What a simulated operator sets on the controller, as `robot-rl launch --operator sim-expert` does."""
+REAL_ROBOT = {"require_gate": True}
+"""What use_sim:=false sets on the controller, as `robot-rl launch --no-sim` does: only a policy with an intact,
+passed release gate drives real hardware (to override, set `gate_override: true` in the YAML's controller section:
+it is recorded in the bag)."""
 
 
 def _when(*tests: tuple[str, str]) -> IfCondition:
@@ -35,12 +39,14 @@ def _node(executable: str, **kwargs: object) -> Node:
 
 
 def _controllers(params: LaunchConfiguration) -> list[Node]:
-    """The controller, with the YAML's or the `policy` argument's policy, synced to a simulated operator or not."""
+    """The controller: the YAML's or the `policy` argument's policy, a simulated operator's sync, the real robot's gate."""
     nodes = []
     for policy_test, policy_params in (("== ''", []), ("!= ''", [{"policy": LaunchConfiguration("policy")}])):
         for operator_test, operator_params in (("!= 'sim-expert'", []), ("== 'sim-expert'", [SIM_OPERATOR])):
-            nodes.append(_node("controller", parameters=[params, *policy_params, *operator_params],
-                               condition=_when(("policy", policy_test), ("operator", operator_test))))
+            for sim_test, sim_params in (("== 'true'", []), ("!= 'true'", [REAL_ROBOT])):
+                nodes.append(_node("controller", parameters=[params, *policy_params, *operator_params, *sim_params],
+                                   condition=_when(("policy", policy_test), ("operator", operator_test),
+                                                   ("use_sim", sim_test))))
     return nodes
 
 

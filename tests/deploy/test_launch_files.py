@@ -104,9 +104,9 @@ def test_node_set_follows_the_arguments(monkeypatch, robot):
     assert all(e.kwargs["package"] == "robot_rl_ros" for e in entities if "executable" in e.kwargs)
     # defaults: simulated robot + controller with the YAML's policy, no recorder
     assert _started(entities) == [("sim_driver", "sim_driver", [params]), ("controller", "controller", [params])]
-    # real robot, another policy, recording
+    # real robot (the controller then requires the release gate), another policy, recording
     assert _started(entities, use_sim="false", policy="policies/x", record="logs/a") == [
-        ("controller", "controller", [params, {"policy": "policies/x"}]),
+        ("controller", "controller", [params, {"policy": "policies/x"}, {"require_gate": True}]),
         ("recorder", "recorder", [params, {"output_dir": "logs/a"}]),
     ]
     assert [n[0] for n in _started(entities, params_file="/p.yaml")] == ["sim_driver", "controller"]
