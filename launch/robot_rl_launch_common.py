@@ -39,7 +39,7 @@ def _node(executable: str, **kwargs: object) -> Node:
 
 
 def _controllers(params: LaunchConfiguration) -> list[Node]:
-    """The controller: the YAML's or the `policy` argument's policy, a simulated operator's sync, the real robot's gate."""
+    """The controller: the YAML's or the argument's policy, a simulated operator's sync, the real robot's gate."""
     nodes = []
     for policy_test, policy_params in (("== ''", []), ("!= ''", [{"policy": LaunchConfiguration("policy")}])):
         for operator_test, operator_params in (("!= 'sim-expert'", []), ("== 'sim-expert'", [SIM_OPERATOR])):
