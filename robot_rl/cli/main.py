@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from robot_rl.cli.dataset import add_dataset_command
 from robot_rl.cli.finetune import add_finetune_commands
+from robot_rl.cli.gate import add_gate_command
 from robot_rl.cli.sysid import add_sysid_command
 from robot_rl.cli.teleop import add_teleop_command
 from robot_rl.deploy.network import confine_to_localhost
@@ -267,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataset_command(sub)
     add_finetune_commands(sub)
     add_sysid_command(sub)
+    add_gate_command(sub)
     p = sub.add_parser("bag", help="summarize a rosbag2 MCAP bag (like `ros2 bag info`); --recover repairs a bag "
                        "left by a killed recorder")
     p.add_argument("bag_dir", help="bag directory (holds metadata.yaml)")

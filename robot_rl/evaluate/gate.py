@@ -1,0 +1,109 @@
+"""`robot-rl gate`: a policy's release gate in simulation, its report, and the verdict in its card.
+
+Every case of the suite (`robot_rl.evaluate.gate_suite`) is an evaluation of the exported ONNX policy
+(`evaluate_policy`) under the case's randomization ranges, with the suite's seed: success rate and its Wilson 95 %
+interval, mean return, the share of steps with a command at a limit. A case with a threshold fails when the
+Wilson lower bound is below it; the verdict passes when none fails. The suite and the report are written into the
+policy folder (`gate/suite.yaml`, `gate/report.html`) and the verdict into its card, chained to both and to the
+ONNX file (`robot_rl.policy.gate`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from robot_rl.evaluate.gate_report import write_report
+from robot_rl.evaluate.gate_suite import Case, build_cases, load_suite
+from robot_rl.evaluate.policy_eval import evaluate_policy
+from robot_rl.evaluate.stats import wilson_interval
+from robot_rl.policy import load_card
+from robot_rl.policy.gate import REPORT_FILE, SUITE_FILE, record_verdict
+from robot_rl.robots import RobotSpec, load_robot
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One case's outcome."""
+
+    name: str
+    kind: str
+    parameter: str
+    value: float
+    episodes: int
+    success: float
+    success_low: float
+    """Wilson 95 % lower bound of the success rate."""
+    success_high: float
+    threshold: float | None
+    passed: bool
+    mean_return: float
+    command_limit_share: float
+    """Mean share of an episode's steps with a command clipped or at a limit."""
+    wall_s: float
+
+
+def run_case(policy_dir: Path, case: Case, episodes: int, seed: int, scratch: Path) -> CaseResult:
+    """Evaluate `policy_dir` under `case` (its ranges written to a YAML in `scratch`)."""
+    randomize: bool | Path = False
+    if case.ranges is not None:
+        randomize = scratch / f"case{len(list(scratch.iterdir()))}.yaml"
+        ranges = {k: v.model_dump() for k, v in case.ranges.items()}
+        randomize.write_text(yaml.safe_dump({"randomization": ranges}))
+    stats = evaluate_policy(policy_dir, episodes, case.backend, randomize, seed=seed)
+    k = round(stats.success_rate * stats.episodes)
+    low, high = wilson_interval(k, stats.episodes)
+    passed = case.threshold is None or low >= case.threshold
+    return CaseResult(case.name, case.kind, case.parameter, case.value, stats.episodes, stats.success_rate, low, high,
+                      case.threshold, passed, stats.mean_return, stats.command_clip_fraction, stats.wall_time_s)
+
+
+def reasons(results: list[CaseResult]) -> list[str]:
+    """Why the gate fails: one line per case under its threshold (empty: it passes)."""
+    return [f"{r.name}: success lower bound {r.success_low:.2f} < {r.threshold:g} ({r.success:.0%} of {r.episodes})"
+            for r in results if not r.passed]
+
+
+def default_suite(spec: RobotSpec) -> Path:
+    """The robot's default suite, `sim/<robot>/gate.yaml`."""
+    return spec.path("gate.yaml")
+
+
+def run_gate(policy_dir: str | Path, suite_path: str | Path | None = None, episodes: int | None = None,
+             progress: Callable[[str], None] = print) -> dict:
+    """Run the gate on `policy_dir`, write its suite, report and verdict; returns {passed, reasons, cases, ...}.
+
+    Raises:
+        PolicyError: no such policy; RobotSpecError: a missing or bad suite, or a suite for another robot.
+
+    """
+    folder = Path(policy_dir)
+    card = load_card(folder / "card.yaml")
+    spec = load_robot(card.robot)
+    suite_path = Path(suite_path) if suite_path else default_suite(spec)
+    suite = load_suite(suite_path, spec)
+    n = episodes or suite.episodes
+    cases = build_cases(suite, spec)
+    progress(f"robot-rl gate: {folder} ({card.robot}), {len(cases)} cases x {n} episodes, suite {suite_path}")
+    t0, results = time.perf_counter(), []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, case in enumerate(cases):
+            results.append(run_case(folder, case, n, suite.seed, Path(tmp)))
+            r = results[-1]
+            progress(f"  [{i + 1}/{len(cases)}] {r.name:36s} success {r.success:6.1%} (lower {r.success_low:.2f}"
+                     f"{'' if r.threshold is None else f' vs {r.threshold:g}'}) {'ok' if r.passed else 'FAIL'}")
+    why = reasons(results)
+    (folder / "gate").mkdir(exist_ok=True)
+    (folder / SUITE_FILE).write_text(Path(suite_path).read_text())
+    write_report(folder / REPORT_FILE, folder, card.robot, results, not why, why, n)
+    verdict = record_verdict(folder, not why, why)
+    progress(f"robot-rl gate: {'PASSED' if verdict.passed else 'FAILED'} in {time.perf_counter() - t0:.0f} s; "
+             f"report {folder / REPORT_FILE}")
+    return {"policy": str(folder), "passed": verdict.passed, "reasons": why, "date": verdict.date,
+            "suite": str(suite_path), "report": str(folder / REPORT_FILE), "cases": [asdict(r) for r in results]}
+

@@ -1,0 +1,75 @@
+"""The gate's report: one self-contained HTML file (figures inline as PNG, nothing fetched)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+_STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse}"
+          "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}"
+          ".fail{background:#fdd}.pass{color:#070;font-size:1.4em}.failed{color:#b00;font-size:1.4em}")
+
+
+def _png(fig: Any) -> str:  # noqa: ANN401 - a matplotlib figure
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def sweep_figure(results: Sequence[Any]) -> str:
+    """Success rate (Wilson 95 % bars) vs value, one panel per swept parameter; '' when nothing was swept."""
+    names = list(dict.fromkeys(r.parameter for r in results if r.kind == "sweep"))
+    if not names:
+        return ""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        rows = [r for r in results if r.kind == "sweep" and r.parameter == name]
+        x = [r.value for r in rows]
+        y = [r.success for r in rows]
+        err = [[r.success - r.success_low for r in rows], [r.success_high - r.success for r in rows]]
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3)
+        trained = [r.value for r in rows if r.threshold is not None]
+        if trained:
+            ax.axvspan(min(trained), max(trained), color="g", alpha=0.1, label="trained range")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel("success")
+    if axes[0][0].get_legend_handles_labels()[0]:
+        axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def write_report(path: Path, policy: Path, robot: str, results: Sequence[Any], passed: bool,
+                 reasons: Sequence[str], episodes: int) -> Path:
+    """Write the report: verdict, reasons, one row per case, the sweep curves."""
+    rows = "".join(
+        f"<tr class=\"{'' if r.passed else 'fail'}\"><td>{html.escape(r.name)}</td><td>{r.kind}</td>"
+        f"<td>{r.success:.1%}</td><td>[{r.success_low:.2f}, {r.success_high:.2f}]</td>"
+        f"<td>{'' if r.threshold is None else f'{r.threshold:g}'}</td><td>{r.mean_return:.1f}</td>"
+        f"<td>{r.command_limit_share:.1%}</td><td>{'ok' if r.passed else 'FAIL'}</td></tr>" for r in results)
+    why = "".join(f"<li>{html.escape(x)}</li>" for x in reasons) or "<li>every case met its threshold</li>"
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Release gate: {html.escape(str(policy))}</title>
+<style>{_STYLE}</style></head><body><h1>Release gate: {html.escape(str(policy))} ({html.escape(robot)})</h1>
+<p class="{'pass' if passed else 'failed'}">{'PASSED' if passed else 'FAILED'}</p><ul>{why}</ul>
+<p>{episodes} episodes per case; success with its Wilson 95 % interval; a case fails when the interval's lower
+bound is below its threshold (sweep points beyond the trained range are reported only).</p>
+<table><tr><th>case</th><th>kind</th><th>success</th><th>95 % interval</th><th>threshold</th><th>mean return</th>
+<th>commands at a limit</th><th></th></tr>{rows}</table>
+<h2>Success vs parameter, beyond the trained ranges</h2>{sweep_figure(results)}
+</body></html>"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page)
+    return path

@@ -1,0 +1,123 @@
+"""Release-gate suites: which cases `robot-rl gate` runs for a robot and the thresholds a policy must meet.
+
+A suite is YAML (`sim/<robot>/gate.yaml` is the robot's default):
+
+    robot: arm
+    episodes: 32                  # per case
+    seed: 0
+    cross_sim: true               # the randomized case again in PyBullet
+    sweep_points: 5               # per randomized physical parameter: values over twice its trained range
+    latency_steps: [1, 2]         # stress: the trained latency range shifted by these control steps
+    noise_factors: [2.0, 3.0]     # stress: the observation-noise scale range times these
+    thresholds:                   # on the Wilson 95 % lower bound of the success rate
+      nominal: 0.8
+      randomized: 0.7             # also cross-sim and sweep points inside the trained range
+      stress: 0.5                 # latency and noise stress cases
+
+`build_cases` turns it into cases, each an evaluation under its own randomization ranges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field, ValidationError
+
+from robot_rl.robots import RangeSpec, RobotSpec
+from robot_rl.robots.spec import RobotSpecError, StrictModel, format_validation_error, read_yaml
+
+STRESS_PARAMETERS = ("action_latency_steps", "observation_noise_scale")
+"""Randomized parameters the stress cases vary (not swept)."""
+
+
+class Thresholds(StrictModel):
+    """Minimum Wilson 95 % lower bound of the success rate per kind of case."""
+
+    nominal: float = Field(ge=0, le=1)
+    randomized: float = Field(ge=0, le=1)
+    stress: float = Field(ge=0, le=1)
+
+
+class GateSuite(StrictModel):
+    """Contents of a gate suite file."""
+
+    robot: str
+    episodes: int = Field(default=32, ge=1)
+    seed: int = 0
+    cross_sim: bool = True
+    sweep_points: int = Field(default=5, ge=0)
+    latency_steps: list[int] = Field(default_factory=lambda: [1, 2])
+    noise_factors: list[float] = Field(default_factory=lambda: [2.0, 3.0])
+    thresholds: Thresholds
+
+
+def load_suite(path: str | Path, spec: RobotSpec) -> GateSuite:
+    """Read and check a suite for `spec`; RobotSpecError names the file and the field at fault."""
+    path = Path(path)
+    try:
+        suite = GateSuite.model_validate(read_yaml(path))
+    except ValidationError as e:
+        raise RobotSpecError(format_validation_error(path, e)) from None
+    if suite.robot != spec.name:
+        raise RobotSpecError(f"{path}: field 'robot': the suite is for '{suite.robot}', the policy for '{spec.name}'")
+    return suite
+
+
+@dataclass(frozen=True)
+class Case:
+    """One evaluation of the gate."""
+
+    name: str
+    kind: str
+    """'nominal', 'randomized', 'cross_sim', 'sweep' or 'stress'."""
+    backend: str
+    ranges: dict[str, RangeSpec] | None
+    """Randomization ranges of the case (None: the nominal robot)."""
+    threshold: float | None
+    """Minimum Wilson lower bound of the success rate; None: reported only (sweep points beyond training)."""
+    parameter: str = ""
+    value: float = float("nan")
+
+
+def sweep_values(r: RangeSpec, points: int) -> np.ndarray:
+    """`points` values spread over twice the trained range [low, high] around its centre (not below 0 when low >= 0).
+
+    >>> sweep_values(RangeSpec(distribution="uniform", low=1.0, high=3.0, unit="x"), 5).tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0]
+    """
+    centre, width = (r.low + r.high) / 2, r.high - r.low
+    values = np.linspace(centre - width, centre + width, points)
+    return np.maximum(values, 0.0) if r.low >= 0 else values
+
+
+def _fixed(ranges: dict[str, RangeSpec], name: str, value: float) -> dict[str, RangeSpec]:
+    return ranges | {name: RangeSpec(distribution="uniform", low=value, high=value, unit=ranges[name].unit)}
+
+
+def build_cases(suite: GateSuite, spec: RobotSpec) -> list[Case]:
+    """The suite's cases for `spec`, in report order."""
+    ranges, t = dict(spec.randomization), suite.thresholds
+    cases = [Case("nominal", "nominal", "mujoco", None, t.nominal),
+             Case("randomized", "randomized", "mujoco", ranges, t.randomized)]
+    if suite.cross_sim:
+        cases.append(Case("randomized, PyBullet", "cross_sim", "pybullet", ranges, t.randomized))
+    for name, r in ranges.items():
+        if name in STRESS_PARAMETERS or r.low == r.high:
+            continue
+        for v in sweep_values(r, suite.sweep_points):
+            inside = r.low <= v <= r.high
+            cases.append(Case(f"{name} = {v:.4g}", "sweep", "mujoco", _fixed(ranges, name, float(v)),
+                              t.randomized if inside else None, name, float(v)))
+    lat = ranges.get("action_latency_steps")
+    for k in suite.latency_steps if lat else []:
+        shifted = RangeSpec(distribution="uniform_int", low=lat.low + k, high=lat.high + k, unit=lat.unit)
+        cases.append(Case(f"latency +{k} steps", "stress", "mujoco", ranges | {"action_latency_steps": shifted},
+                          t.stress, "action_latency_steps", float(k)))
+    noise = ranges.get("observation_noise_scale")
+    for f in suite.noise_factors if noise else []:
+        scaled = RangeSpec(distribution=noise.distribution, low=noise.low * f, high=noise.high * f, unit=noise.unit)
+        cases.append(Case(f"observation noise x{f:g}", "stress", "mujoco",
+                          ranges | {"observation_noise_scale": scaled}, t.stress, "observation_noise_scale", f))
+    return cases

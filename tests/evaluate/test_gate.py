@@ -1,0 +1,104 @@
+"""`robot-rl gate` for real on a copy of the shipped arm policy (a small suite): cases, thresholds, report, verdict
+in the card with an intact hash chain; bad suites and another robot's suite are refused naming the field."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from robot_rl.evaluate.gate_suite import GateSuite, Thresholds, build_cases, load_suite, sweep_values
+from robot_rl.policy import load_card
+from robot_rl.policy.gate import REPORT_FILE, SUITE_FILE, gate_status
+from robot_rl.robots import RangeSpec, load_robot
+from robot_rl.robots.spec import RobotSpecError
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = """robot: arm
+episodes: 4
+seed: 0
+cross_sim: false
+sweep_points: 3
+latency_steps: [1]
+noise_factors: [2.0]
+thresholds: {{nominal: {nominal}, randomized: 0.3, stress: 0.2}}
+"""
+
+
+def _gate(policy: Path, suite: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "robot_rl.cli.main", "gate", str(policy), "--suite", str(suite),
+                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+
+
+@pytest.fixture
+def policy(tmp_path):
+    folder = tmp_path / "arm-reach"
+    shutil.copytree(ROOT / "policies" / "arm-reach", folder, ignore=shutil.ignore_patterns("gate"))
+    return folder
+
+
+def test_cases_of_a_suite():
+    arm = load_robot("arm")
+    suite = GateSuite(robot="arm", sweep_points=3, latency_steps=[1, 2], noise_factors=[3.0],
+                      thresholds=Thresholds(nominal=0.8, randomized=0.7, stress=0.5))
+    cases = build_cases(suite, arm)
+    names = [c.name for c in cases]
+    assert names[:3] == ["nominal", "randomized", "randomized, PyBullet"]
+    assert "latency +2 steps" in names and "observation noise x3" in names
+    gain = [c for c in cases if c.parameter == "actuator_gain_scale"]
+    assert [c.value for c in gain] == pytest.approx([0.6, 1.0, 1.4])  # trained 0.8-1.2: twice its width
+    assert [c.threshold for c in gain] == [None, 0.7, None]  # beyond the trained range: reported only
+    lat = next(c for c in cases if c.name == "latency +2 steps").ranges["action_latency_steps"]
+    assert (lat.low, lat.high) == (2, 3)
+    assert sweep_values(RangeSpec(distribution="uniform", low=0.0, high=0.5, unit="kg"), 3).tolist() == [0, 0.25, 0.75]
+
+
+def test_the_gate_passes_writes_its_report_and_chains_the_verdict(policy, tmp_path):
+    (tmp_path / "suite.yaml").write_text(SMALL.format(nominal=0.3))
+    result = _gate(policy, tmp_path / "suite.yaml")
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout)
+    assert out["passed"] and out["reasons"] == [] and len(out["cases"]) == 2 + 3 * 6 + 2
+    assert (policy / SUITE_FILE).read_text() == (tmp_path / "suite.yaml").read_text()
+    page = (policy / REPORT_FILE).read_text()
+    assert "PASSED" in page and "data:image/png;base64," in page and "http" not in page.split("<body>")[1]
+    status = gate_status(policy)
+    assert status.ok, status.summary
+    assert load_card(policy / "card.yaml").gate.passed
+
+
+def test_a_threshold_no_policy_can_meet_fails_the_gate_with_reasons(policy, tmp_path):
+    (tmp_path / "suite.yaml").write_text(SMALL.format(nominal=0.99).replace("sweep_points: 3", "sweep_points: 0"))
+    result = _gate(policy, tmp_path / "suite.yaml")
+    assert result.returncode == 1, result.stderr[-2000:]
+    out = json.loads(result.stdout)
+    assert not out["passed"] and out["reasons"][0].startswith("nominal: success lower bound 0.51 < 0.99")
+    status = gate_status(policy)
+    assert not status.ok and "failed: nominal" in status.summary
+
+
+def test_bad_suites_are_refused_naming_the_field(policy, tmp_path):
+    arm = load_robot("arm")
+    bad = {"robot: arm\nthresholds: {nominal: 2, randomized: 0.5, stress: 0.5}\n": "field 'thresholds.nominal'",
+           "robot: arm\nepisodes: 0\nthresholds: {nominal: 1, randomized: 0.5, stress: 0.5}\n": "field 'episodes'",
+           "robot: arm\n": "field 'thresholds'",
+           "robot: quadrotor\nthresholds: {nominal: 1, randomized: 0.5, stress: 0.5}\n": "the suite is for 'quadrotor'"}
+    for text, field in bad.items():
+        (tmp_path / "s.yaml").write_text(text)
+        with pytest.raises(RobotSpecError, match=field):
+            load_suite(tmp_path / "s.yaml", arm)
+    result = _gate(policy, ROOT / "sim" / "quadrotor" / "gate.yaml")  # a policy for another robot
+    assert result.returncode == 2 and "the suite is for 'quadrotor', the policy for 'arm'" in result.stderr
+    assert load_card(policy / "card.yaml").gate is None  # nothing recorded
+    missing = _gate(policy, tmp_path / "nope.yaml")
+    assert missing.returncode == 2 and "nope.yaml" in missing.stderr
+
+
+@pytest.mark.parametrize("robot", ["arm", "quadrotor", "mobile_base"])
+def test_the_default_suites_load(robot):
+    spec = load_robot(robot)
+    assert load_suite(ROOT / "sim" / robot / "gate.yaml", spec).robot == robot
