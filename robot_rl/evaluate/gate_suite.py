@@ -82,14 +82,18 @@ class Case:
 
 
 def sweep_values(r: RangeSpec, points: int) -> np.ndarray:
-    """`points` values spread over twice the trained range [low, high] around its centre (not below 0 when low >= 0).
+    """`points` values spread over twice the trained range [low, high] around its centre.
+
+    Not below 0 when low >= 0; values that clip to the same one are swept once.
 
     >>> sweep_values(RangeSpec(distribution="uniform", low=1.0, high=3.0, unit="x"), 5).tolist()
     [0.0, 1.0, 2.0, 3.0, 4.0]
+    >>> sweep_values(RangeSpec(distribution="uniform", low=0.0, high=10.0, unit="N"), 5).tolist()
+    [0.0, 5.0, 10.0, 15.0]
     """
     centre, width = (r.low + r.high) / 2, r.high - r.low
     values = np.linspace(centre - width, centre + width, points)
-    return np.maximum(values, 0.0) if r.low >= 0 else values
+    return np.unique(np.maximum(values, 0.0)) if r.low >= 0 else values
 
 
 def _fixed(ranges: dict[str, RangeSpec], name: str, value: float) -> dict[str, RangeSpec]:

@@ -55,6 +55,8 @@ def test_cases_of_a_suite():
     lat = next(c for c in cases if c.name == "latency +2 steps").ranges["action_latency_steps"]
     assert (lat.low, lat.high) == (2, 3)
     assert sweep_values(RangeSpec(distribution="uniform", low=0.0, high=0.5, unit="kg"), 3).tolist() == [0, 0.25, 0.75]
+    push = RangeSpec(distribution="uniform", low=0.0, high=10.0, unit="N")
+    assert sweep_values(push, 5).tolist() == [0, 5, 10, 15]  # -5 and 0 both clip to 0: swept once
 
 
 def test_the_gate_passes_writes_its_report_and_chains_the_verdict(policy, tmp_path):
