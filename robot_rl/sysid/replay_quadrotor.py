@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy.signal import lfilter
 
 from robot_rl.envs.experts.quadrotor_cascade import QuadrotorHoverExpert
 from robot_rl.envs.plants import PLANTS
@@ -62,6 +61,8 @@ def motor_speeds(spec: RobotSpec, commands: np.ndarray, time_constant_s: np.ndar
     first-order lag per physics step, w[k+1] = a w[k] + (1 - a) u[k] with a = exp(-dt / tau), a linear filter
     (`scipy.signal.lfilter`); the log's first step starts at its command.
     """
+    from scipy.signal import lfilter  # noqa: PLC0415 - the controller imports this module; .venv-ros has no scipy
+
     dt, n = spec.physics_dt_s, spec.substeps
     out = np.empty((len(time_constant_s), len(commands) // n, 4))
     for i, tau in enumerate(np.asarray(time_constant_s, dtype=np.float64)):

@@ -11,6 +11,7 @@ import pytest
 
 from robot_rl.deploy.controller import Controller, ControllerConfig
 from robot_rl.policy import PolicyError, load_card
+from robot_rl.policy.card import save_card
 from robot_rl.policy.gate import REPORT_FILE, SUITE_FILE, gate_status, record_verdict
 from tests.deploy.memory_transport import MemoryBus, MemoryTransport
 
@@ -23,6 +24,8 @@ def policy(tmp_path):
     """A copy of the shipped arm policy with a gate suite and report next to it."""
     folder = tmp_path / "arm-reach"
     shutil.copytree(ROOT / "policies" / "arm-reach", folder, ignore=shutil.ignore_patterns("gate"))
+    card = load_card(folder / "card.yaml")
+    save_card(card.model_copy(update={"gate": None}), folder / "card.yaml")  # ungated, whatever the shipped one is
     (folder / "gate").mkdir()
     (folder / SUITE_FILE).write_text("robot: arm\nthresholds: {success_lower_bound: 0.8}\n")
     (folder / REPORT_FILE).write_text("<!doctype html><title>gate</title>")
