@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from robot_rl.deploy.launcher import launch, load_params
 from robot_rl.robots import RobotSpec, load_robot
 from robot_rl.sysid.design import choose, score_designs
@@ -43,12 +45,13 @@ def design_excitation(spec: RobotSpec, duration_s: float, path: Path, draws: int
 
 def at_rest_task(spec: RobotSpec, ticks: int) -> str:
     """The simulated task's config (YAML flow) for one excitation of `ticks`: start at rest, last a second longer."""
-    steps = ticks + round(spec.control_rate_hz)
+    config: dict[str, float | int] = {"max_episode_steps": ticks + round(spec.control_rate_hz)}
     if spec.quadrotor is not None:
-        still = ", ".join(f"start_{k}_range_{u}: 0.0" for k, u in (("position", "m"), ("velocity", "m_s"),
-                                                                 ("tilt", "rad"), ("rate", "rad_s")))
-        return f"{{{still}, max_episode_steps: {steps}}}"
-    return f"{{start_noise_rad: 0.0, max_episode_steps: {steps}, hold_steps: {10**9}}}"
+        config |= {"start_position_range_m": 0.0, "start_velocity_range_m_s": 0.0, "start_tilt_range_rad": 0.0,
+                   "start_rate_range_rad_s": 0.0}
+    else:
+        config |= {"start_noise_rad": 0.0, "hold_steps": 10**9}
+    return yaml.safe_dump(config, default_flow_style=True, width=10**6).strip()
 
 
 def excite(params_file: str | Path, duration_s: float, record: str | Path, design: str | Path | None = None,

@@ -23,6 +23,7 @@ from robot_rl.evaluate.gate_suite import Case, build_cases, load_suite
 from robot_rl.evaluate.policy_eval import evaluate_policy
 from robot_rl.evaluate.stats import wilson_interval
 from robot_rl.policy import load_card
+from robot_rl.policy.card import CARD_FILE
 from robot_rl.policy.gate import REPORT_FILE, SUITE_FILE, record_verdict
 from robot_rl.robots import RobotSpec, load_robot
 
@@ -51,8 +52,8 @@ class CaseResult:
 def run_case(policy_dir: Path, case: Case, episodes: int, seed: int, scratch: Path) -> CaseResult:
     """Evaluate `policy_dir` under `case` (its ranges written to a YAML in `scratch`)."""
     randomize: bool | Path = False
-    if case.ranges is not None:
-        randomize = scratch / f"case{len(list(scratch.iterdir()))}.yaml"
+    if case.ranges is not None:  # read once, when the case's env is built
+        randomize = scratch / "ranges.yaml"
         ranges = {k: v.model_dump() for k, v in case.ranges.items()}
         randomize.write_text(yaml.safe_dump({"randomization": ranges}))
     stats = evaluate_policy(policy_dir, episodes, case.backend, randomize, seed=seed)
@@ -83,7 +84,7 @@ def run_gate(policy_dir: str | Path, suite_path: str | Path | None = None, episo
 
     """
     folder = Path(policy_dir)
-    card = load_card(folder / "card.yaml")
+    card = load_card(folder / CARD_FILE)
     spec = load_robot(card.robot)
     suite_path = Path(suite_path) if suite_path else default_suite(spec)
     suite = load_suite(suite_path, spec)
@@ -98,7 +99,7 @@ def run_gate(policy_dir: str | Path, suite_path: str | Path | None = None, episo
             progress(f"  [{i + 1}/{len(cases)}] {r.name:36s} success {r.success:6.1%} (lower {r.success_low:.2f}"
                      f"{'' if r.threshold is None else f' vs {r.threshold:g}'}) {'ok' if r.passed else 'FAIL'}")
     why = reasons(results)
-    (folder / "gate").mkdir(exist_ok=True)
+    (folder / SUITE_FILE).parent.mkdir(exist_ok=True)
     (folder / SUITE_FILE).write_text(Path(suite_path).read_text())
     write_report(folder / REPORT_FILE, folder, card.robot, results, not why, why, n)
     verdict = record_verdict(folder, not why, why)

@@ -20,14 +20,10 @@ from pathlib import Path
 import yaml
 
 from robot_rl.policy.card import CARD_FILE, ONNX_FILE, GateVerdict, PolicyCard, load_card, save_card
+from robot_rl.policy.runner import sha256_file
 
 SUITE_FILE = "gate/suite.yaml"
 REPORT_FILE = "gate/report.html"
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes ('' when it does not exist)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
 def card_body_sha256(card: PolicyCard) -> str:
@@ -52,8 +48,8 @@ def record_verdict(folder: str | Path, passed: bool, reasons: Sequence[str], whe
     verdict = GateVerdict(
         passed=passed, reasons=list(reasons), robot=card.robot,
         date=(when or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
-        onnx_sha256=file_sha256(folder / ONNX_FILE), card_sha256=card_body_sha256(card),
-        suite_sha256=file_sha256(folder / SUITE_FILE), report_sha256=file_sha256(folder / REPORT_FILE))
+        onnx_sha256=sha256_file(folder / ONNX_FILE), card_sha256=card_body_sha256(card),
+        suite_sha256=sha256_file(folder / SUITE_FILE), report_sha256=sha256_file(folder / REPORT_FILE))
     save_card(card.model_copy(update={"gate": verdict}), folder / CARD_FILE)
     return verdict
 
@@ -69,7 +65,8 @@ class GateStatus:
 def chain_breaks(folder: Path, card: PolicyCard, verdict: GateVerdict) -> list[str]:
     """The files whose sha256 no longer matches the verdict (empty: the chain holds)."""
     expected = {ONNX_FILE: verdict.onnx_sha256, SUITE_FILE: verdict.suite_sha256, REPORT_FILE: verdict.report_sha256}
-    broken = [name for name, sha in expected.items() if not sha or file_sha256(folder / name) != sha]
+    broken = [name for name, sha in expected.items()
+              if not sha or not (folder / name).is_file() or sha256_file(folder / name) != sha]
     if verdict.card_sha256 != card_body_sha256(card):
         broken.insert(0, f"{CARD_FILE} (edited after the gate)")
     return broken

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from robot_rl.robots import RobotSpec
-from robot_rl.sysid.replay import SysidLog, clip_segments, make_replay, replay_class
+from robot_rl.sysid.replay import SysidLog, clip_segments, make_replay, replay_class, warm_segments
 
 HORIZONS_S = (0.5, 2.0, None)
 """Replay horizons of the report, s (None: the full segment)."""
@@ -38,8 +38,7 @@ def horizon_ticks(log: SysidLog, span: tuple[int, int], horizon_s: float | None,
 
     `warmup_s`: the replay's (`WindowedReplay.warmup_s`): no window starts in a segment's first `warmup_s`.
     """
-    warm = round(warmup_s / log.dt_s)
-    longest = min(e - s for s, e in clip_segments([(a + warm, b) for a, b in log.segments], span)) - 1
+    longest = min(e - s for s, e in clip_segments(warm_segments(log, warmup_s), span)) - 1
     return longest if horizon_s is None else min(longest, max(1, round(horizon_s / log.dt_s)))
 
 

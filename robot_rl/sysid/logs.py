@@ -17,7 +17,7 @@ from robot_rl.data.dataset import files_sha256, readable_bag
 from robot_rl.data.intervention_log import DatasetError, read_log
 from robot_rl.envs.plants import PLANTS
 from robot_rl.robots import RobotSpec
-from robot_rl.sysid.replay import SysidLog, clip_segments, delayed, replay_class
+from robot_rl.sysid.replay import SysidLog, clip_segments, delayed, replay_class, warm_segments
 from robot_rl.sysid.replay_quadrotor import simulate_quadrotor_log
 
 MIN_MOTION_RAD = 0.02
@@ -96,8 +96,7 @@ def check_excitation(log: SysidLog, spec: RobotSpec, window: int, min_duration_s
 
     """
     a, b = span or (0, len(log.q))
-    warm = round(replay_class(spec).warmup_s / log.dt_s)  # no window starts there (`WindowedReplay.warmup_s`)
-    parts = [e - s for s, e in clip_segments([(s + warm, e) for s, e in log.segments], (a, b))]
+    parts = [e - s for s, e in clip_segments(warm_segments(log, replay_class(spec).warmup_s), (a, b))]
     usable = sum(max(0, n - 1) // window * window for n in parts) * log.dt_s
     where = ", ".join(s["path"] for s in log.sources) or "log"
     if usable < min_duration_s:

@@ -75,6 +75,12 @@ def clip_segments(segments: Sequence[tuple[int, int]], span: tuple[int, int]) ->
     return [(max(s, a), min(e, b)) for s, e in segments if min(e, b) > max(s, a)]
 
 
+def warm_segments(log: SysidLog, warmup_s: float) -> list[tuple[int, int]]:
+    """`log`'s segments without their first `warmup_s` (where no window starts: `WindowedReplay.warmup_s`)."""
+    warm = round(warmup_s / log.dt_s)
+    return [(a + warm, b) for a, b in log.segments]
+
+
 def window_starts(segments: Sequence[tuple[int, int]], window: int) -> np.ndarray:
     """First ticks of the windows: back to back inside each segment, a window needs `window` + 1 ticks.
 
@@ -117,9 +123,7 @@ class WindowedReplay:
         if log.robot != spec.name:
             raise ValueError(f"sysid log is of robot '{log.robot}', not '{spec.name}'")
         self.spec, self.log, self.window, self.backend = spec, log, window, backend
-        warm = round(self.warmup_s / log.dt_s)
-        segments = [(a + warm, b) for a, b in log.segments]
-        self.starts = window_starts(clip_segments(segments, span or (0, len(log.q))), window)
+        self.starts = window_starts(clip_segments(warm_segments(log, self.warmup_s), span or (0, len(log.q))), window)
         if len(self.starts) == 0:
             raise ValueError(f"sysid log: no segment holds {window + 1} ticks ({window * log.dt_s:.2f} s windows)")
         if 0 < max_windows < len(self.starts):
@@ -155,12 +159,21 @@ class WindowedReplay:
         """The executed command path at `latency` ticks late, per tick (cached by subclasses)."""
         raise NotImplementedError
 
+    def _executed(self, latency: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+        """Each env's `schedule(latency[i])[ticks[i]]`: what env i executes at its tick."""
+        first = self.schedule(int(latency[0]))
+        out = np.empty((len(ticks), *first.shape[1:]))
+        for lat in np.unique(latency):
+            rows = latency == lat
+            out[rows] = self.schedule(int(lat))[ticks[rows]]
+        return out
+
     def measured(self) -> np.ndarray:
         """Measured signals over the windows `[n_windows, window, n_signals]`, scaled."""
         raise NotImplementedError
 
     def positions(self, signals: np.ndarray) -> np.ndarray:
-        """The position signals `[..., len(position_names)]` in their units from scaled signals `[..., n_signals]`."""
+        """The position signals `[..., n]` (joints rad, or x y z m) in their units from scaled signals."""
         raise NotImplementedError
 
     def _predict_batch(self, params: Sequence[Mapping[str, float]], sets: int) -> np.ndarray:
@@ -222,14 +235,9 @@ class ArmReplay(WindowedReplay):
         # prediction does not depend on what the env ran before or on the batch it runs in
         plant.backend.reset_state(np.arange(n))
         plant.backend.set_joint_state(np.arange(n), self.log.q[idx], self.log.qd[idx])
-        sched = {int(lat): self.schedule(int(lat)) for lat in np.unique(latency)}
         q_out, qd_out = np.empty((n, self.window, n_joints)), np.empty((n, self.window, n_joints))
         for j in range(self.window):
-            targets = np.empty((n, self.spec.substeps, n_joints))
-            for lat, s in sched.items():
-                rows = latency == lat
-                targets[rows] = s[idx[rows] + j]
-            plant.track(targets)
+            plant.track(self._executed(latency, idx + j))
             q_out[:, j], qd_out[:, j] = plant.backend.joint_state()
         pred = np.concatenate([q_out / SIGNAL_SCALES[SIGNALS[0]], qd_out / SIGNAL_SCALES[SIGNALS[1]]], -1)
         return pred.reshape(sets, k, self.window, -1)[: len(params)]

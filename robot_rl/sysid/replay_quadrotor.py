@@ -21,7 +21,7 @@ import numpy as np
 
 from robot_rl.envs.experts.quadrotor_cascade import QuadrotorHoverExpert
 from robot_rl.envs.plants import PLANTS
-from robot_rl.envs.plants.quadrotor import GRAVITY_M_S2, mix, mixer_matrix, rate_controller
+from robot_rl.envs.plants.quadrotor import GRAVITY_M_S2, QuadrotorPlant
 from robot_rl.robots import RobotSpec
 from robot_rl.spaces.geometry import quat_to_rotmat
 from robot_rl.spaces.quadrotor import quadrotor_hover_observation
@@ -31,27 +31,30 @@ QUADROTOR_SCALES = {"position_m": 0.01, "linear_velocity_m_s": 0.05, "angular_ve
 """Residual scale per signal (m, m/s, rad/s): a residual of one scale weighs 1."""
 
 
+def scaled_signals(position: np.ndarray, velocity: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """The compared signals `[..., 9]`: position m, world velocity m/s, body rates rad/s `[..., 3]` each, scaled."""
+    return np.concatenate([position / QUADROTOR_SCALES["position_m"],
+                           velocity / QUADROTOR_SCALES["linear_velocity_m_s"],
+                           rates / QUADROTOR_SCALES["angular_velocity_rad_s"]], -1)
+
+
 def hover_command(spec: RobotSpec) -> np.ndarray:
     """The nominal hover command `[4]`: thrust m g (N), zero rates."""
     return np.array([spec.quadrotor.mass_kg * GRAVITY_M_S2, 0.0, 0.0, 0.0])
 
 
-def rotor_commands(spec: RobotSpec, executed: np.ndarray, rates: np.ndarray) -> np.ndarray:
+def rotor_commands(plant: QuadrotorPlant, executed: np.ndarray, rates: np.ndarray) -> np.ndarray:
     """The rate loop's rotor-speed commands `[T * substeps, 4]` rpm at every physics step of a log.
 
     `executed` `[T, 4]` are the commands the rate loop runs (thrust N, body rates rad/s), `rates` `[T, 3]` the
-    body rates measured at each tick, interpolated linearly inside the tick (held after the last). They depend on
-    nominal values only (the onboard controller's), not on the parameters being identified.
+    body rates measured at each tick, interpolated linearly inside the tick (held after the last), through the
+    plant's own rate loop and mixer (`QuadrotorPlant.rotor_commands`: nominal values only).
     """
-    p, n = spec.quadrotor, spec.substeps
+    n = plant.spec.substeps
     frac = np.arange(n)[None, :, None] / n
     following = np.concatenate([rates[1:], rates[-1:]])
     inner = (rates[:, None] + (following - rates)[:, None] * frac).reshape(-1, 3)  # [T * n, 3]
-    cmd = np.repeat(executed, n, axis=0)
-    mixer = mixer_matrix(p.arm_length_m, p.torque_coefficient_nm_per_rpm2 / p.thrust_coefficient_n_per_rpm2)
-    torque = rate_controller(cmd[:, 1:4], inner, np.array(p.inertia_kg_m2), np.array(p.rate_kp_per_s))
-    thrusts = mix(cmd[:, 0], torque, np.linalg.inv(mixer), p.thrust_coefficient_n_per_rpm2 * p.max_rpm**2)
-    return np.sqrt(thrusts / p.thrust_coefficient_n_per_rpm2)
+    return plant.rotor_commands(np.repeat(executed, n, axis=0), inner)
 
 
 def motor_speeds(spec: RobotSpec, commands: np.ndarray, time_constant_s: np.ndarray) -> np.ndarray:
@@ -97,9 +100,7 @@ class QuadrotorReplay(WindowedReplay):
     def measured(self) -> np.ndarray:
         """Measured signals `[n_windows, window, 9]`: position, velocity, body rates, scaled."""
         idx = self.starts[:, None] + 1 + np.arange(self.window)[None]
-        return np.concatenate([self.log.q[idx, :3] / QUADROTOR_SCALES["position_m"],
-                               self.log.qd[idx, :3] / QUADROTOR_SCALES["linear_velocity_m_s"],
-                               self.log.qd[idx, 3:6] / QUADROTOR_SCALES["angular_velocity_rad_s"]], -1)
+        return scaled_signals(self.log.q[idx, :3], self.log.qd[idx, :3], self.log.qd[idx, 3:6])
 
     def positions(self, signals: np.ndarray) -> np.ndarray:
         """Positions `[..., 3]` m from scaled signals."""
@@ -108,7 +109,7 @@ class QuadrotorReplay(WindowedReplay):
     def _rotor_commands(self, latency: int) -> np.ndarray:
         """`rotor_commands` of the log at `latency` (cached: it depends on no identified parameter)."""
         if latency not in self._rotor:
-            self._rotor[latency] = rotor_commands(self.spec, self.schedule(latency), self.log.qd[:, 3:6])
+            self._rotor[latency] = rotor_commands(self._plant(1), self.schedule(latency), self.log.qd[:, 3:6])
         return self._rotor[latency]
 
     def _start_rpm(self, full: Sequence[Mapping[str, float]], latency: np.ndarray) -> np.ndarray:
@@ -135,19 +136,11 @@ class QuadrotorReplay(WindowedReplay):
                                      np.einsum("nij,nj->ni", quat_to_rotmat(quat), self.log.qd[idx, 3:6]))
         plant.reset(envs, self.log.command[idx], rng)
         plant.rpm[:] = self._start_rpm(full, latency)
-        sched = {int(lat): self.schedule(int(lat)) for lat in np.unique(latency)}
         out = np.empty((n, self.window, 9))
         for j in range(self.window):
-            command = np.empty((n, 4))
-            for lat, s in sched.items():
-                rows = latency == lat
-                command[rows] = s[idx[rows] + j]
-            plant.control_step(command, rng)
-            state = plant.read_state(rng)
-            out[:, j] = np.concatenate([state["position_m"] / QUADROTOR_SCALES["position_m"],
-                                        state["linear_velocity_m_s"] / QUADROTOR_SCALES["linear_velocity_m_s"],
-                                        state["angular_velocity_rad_s"] / QUADROTOR_SCALES["angular_velocity_rad_s"]],
-                                       -1)
+            plant.control_step(self._executed(latency, idx + j), rng)
+            s = plant.read_state(rng)
+            out[:, j] = scaled_signals(s["position_m"], s["linear_velocity_m_s"], s["angular_velocity_rad_s"])
         return out.reshape(sets, k, self.window, -1)[: len(params)]
 
 

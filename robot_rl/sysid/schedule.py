@@ -75,7 +75,7 @@ def design_commands(spec: RobotSpec, design: Excitation, duration_s: float) -> n
     if spec.quadrotor is not None:
         return quadrotor_offsets(design, duration_s, spec.control_dt_s, float(hover_command(spec)[0]),
                                  spec.command.high[1:4])
-    raise SysidError(f"robot '{spec.name}' ({spec.kind}): no excitation family yet (arm and quadrotor have one)")
+    raise _no_family(spec)
 
 
 def design_candidates(spec: RobotSpec, duration_s: float) -> list[Excitation]:
@@ -84,7 +84,11 @@ def design_candidates(spec: RobotSpec, duration_s: float) -> list[Excitation]:
         return arm_candidates(duration_s)
     if spec.quadrotor is not None:
         return quadrotor_candidates()
-    raise SysidError(f"robot '{spec.name}' ({spec.kind}): no excitation family yet (arm and quadrotor have one)")
+    raise _no_family(spec)
+
+
+def _no_family(spec: RobotSpec) -> SysidError:
+    return SysidError(f"robot '{spec.name}' ({spec.kind}): no excitation family yet (arm and quadrotor have one)")
 
 
 def write_excitation(path: str | Path, spec: RobotSpec, design: Excitation, duration_s: float,

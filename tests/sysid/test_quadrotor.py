@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from robot_rl.envs.plants import PLANTS
 from robot_rl.robots import load_robot
 from robot_rl.sysid.calibrate import calibrate
 from robot_rl.sysid.excitation import THRUST_FRACTION, Excitation, unit_signals
@@ -60,7 +61,7 @@ def test_rotor_speeds_by_hand(quad):
     # hover, then a thrust step at tick 2: each rotor's command is sqrt(T / 4 / kf); a first-order lag follows it
     kf, n = quad.quadrotor.thrust_coefficient_n_per_rpm2, quad.substeps
     executed = np.array([[0.2, 0, 0, 0], [0.2, 0, 0, 0], [0.3, 0, 0, 0], [0.3, 0, 0, 0]])
-    u = rotor_commands(quad, executed, np.zeros((4, 3)))
+    u = rotor_commands(PLANTS["quadrotor"](quad, "mujoco", 1), executed, np.zeros((4, 3)))
     assert u.shape == (4 * n, 4)
     np.testing.assert_allclose(u[: 2 * n], np.sqrt(0.2 / 4 / kf))
     np.testing.assert_allclose(u[2 * n :], np.sqrt(0.3 / 4 / kf))

@@ -103,18 +103,25 @@ class QuadrotorPlant:
         angle = rng.uniform(-np.pi, np.pi, len(env_ids))
         self._wind_dir[env_ids] = np.stack([np.cos(angle), np.sin(angle), np.zeros_like(angle)], -1)
 
+    def rotor_commands(self, command: np.ndarray, rate: np.ndarray) -> np.ndarray:
+        """The onboard rate loop's rotor-speed commands `[N,4]` rpm for commands `[N,4]` and body rates `[N,3]`.
+
+        Rate controller and mixer run on nominal values only (the firmware's), so this depends on no randomized
+        parameter.
+        """
+        torque = rate_controller(command[:, 1:4], rate, self._inertia, self._kp)
+        thrusts = mix(command[:, 0], torque, self._mixer_inv, self._max_rotor_thrust)
+        return np.sqrt(thrusts / self.spec.quadrotor.thrust_coefficient_n_per_rpm2)
+
     def control_step(self, command: np.ndarray, rng: np.random.Generator) -> None:
         """Run the rate loop, mixer and motors at the physics rate for one control period."""
         dt = self.spec.physics_dt_s
         p = self.spec.quadrotor
-        nominal_kf = p.thrust_coefficient_n_per_rpm2
         for _ in range(self.spec.substeps):
             _, quat, linvel, angvel_world = self.backend.base_state()
             rot = quat_to_rotmat(quat)
             rate = np.einsum("nji,nj->ni", rot, angvel_world)
-            torque = rate_controller(command[:, 1:4], rate, self._inertia, self._kp)
-            thrusts = mix(command[:, 0], torque, self._mixer_inv, self._max_rotor_thrust)
-            rpm_cmd = np.sqrt(thrusts / nominal_kf)
+            rpm_cmd = self.rotor_commands(command, rate)
             self.rpm = motor_step(self.rpm, rpm_cmd, self._params["motor_time_constant_s"], dt)
             force_body, torque_body = self._rotor_wrench()
             force = np.einsum("nij,nj->ni", rot, force_body) + self._air_force(linvel, rng, dt)
