@@ -22,7 +22,7 @@ import yaml
 from robot_rl.deploy.launcher import launch, load_params
 from robot_rl.robots import RobotSpec, load_robot
 from robot_rl.sysid.design import choose, score_designs
-from robot_rl.sysid.fit import FIT_EXCLUDED
+from robot_rl.sysid.fit import FIT_EXCLUDED, SPREAD_FITTED
 from robot_rl.sysid.logs import SysidError
 from robot_rl.sysid.schedule import design_candidates, load_excitation, write_excitation
 
@@ -31,7 +31,7 @@ def design_excitation(spec: RobotSpec, duration_s: float, path: Path, draws: int
                       progress: Callable[[str], None] = print) -> Path:
     """Score the robot's candidate excitations (D-optimal) and write the best as an excitation file at `path`."""
     candidates = design_candidates(spec, duration_s)
-    names = [n for n in spec.randomization if n not in FIT_EXCLUDED]
+    names = [n for n in spec.randomization if n not in FIT_EXCLUDED + SPREAD_FITTED]  # least-squares parameters
     progress(f"sysid excite: scoring {len(candidates)} excitations of {duration_s:g} s over {draws} prior draws "
              f"(Fisher information of {names})")
     scores = score_designs(spec, candidates, spec.randomization, names, duration_s, draws=draws, seed=seed,
@@ -49,6 +49,9 @@ def at_rest_task(spec: RobotSpec, ticks: int) -> str:
     if spec.quadrotor is not None:
         config |= {"start_position_range_m": 0.0, "start_velocity_range_m_s": 0.0, "start_tilt_range_rad": 0.0,
                    "start_rate_range_rad_s": 0.0}
+    elif spec.mobile_base is not None:  # at the origin, no obstacles, no goal to reach
+        config |= {"spawn_half_size_m": 0.0, "goal_distance_range_m": [0.0, 0.0], "goal_radius_m": 0.0,
+                   "num_obstacles": 0}
     else:
         config |= {"start_noise_rad": 0.0, "hold_steps": 10**9}
     return yaml.safe_dump(config, default_flow_style=True, width=10**6).strip()

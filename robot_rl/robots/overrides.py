@@ -72,6 +72,9 @@ class Calibration(StrictModel):
     capture; 0 = the identified spread alone)."""
     source_logs: list[LogReference] = Field(default_factory=list)
     parameters: dict[str, CalibratedValue]
+    not_identified: dict[str, CalibratedValue] = Field(default_factory=dict)
+    """Fitted, but with a 95 % interval at least as wide as robot.yaml's range: reported, never applied (training
+    keeps robot.yaml's range for them)."""
     created: str = ""
     """ISO date and time of the fit."""
     mujoco_version: str = ""

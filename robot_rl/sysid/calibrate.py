@@ -17,7 +17,7 @@ import mujoco
 import yaml
 
 from robot_rl.robots import Calibration, RobotSpec, load_calibration
-from robot_rl.sysid.fit import FIT_EXCLUDED, LATENCY, FitResult, fit, fit_bounds
+from robot_rl.sysid.fit import FIT_EXCLUDED, LATENCY, SPREAD_FITTED, FitResult, fit, fit_bounds
 from robot_rl.sysid.gap import gap_table, mean_nrmse
 from robot_rl.sysid.logs import SysidError, check_excitation
 from robot_rl.sysid.replay import SysidLog, make_replay
@@ -61,13 +61,16 @@ def project_commit() -> str:
 def calibration_doc(spec: RobotSpec, result: FitResult, log: SysidLog, nrmse: dict[str, float],
                     settings: dict[str, Any]) -> dict[str, Any]:
     """The calibration file's contents (`robot_rl.robots.overrides.Calibration`)."""
-    params = {}
+    params, loose = {}, {}
     for name, value in result.values.items():
-        half = result.ci95[name]
-        params[name] = {"mean": value, "std": result.std[name], "unit": spec.randomization[name].unit,
-                        "ci95": [value - half, value + half], "bounds": list(result.bounds[name])}
+        half, prior = result.ci95[name], spec.randomization[name]
+        # an interval as wide as the training range says nothing the range does not: re-centring on it could
+        # only widen the range (and into nonsense: a friction of 0)
+        (loose if 2 * half >= prior.high - prior.low > 0 else params)[name] = {
+            "mean": value, "std": result.std[name], "unit": prior.unit, "ci95": [value - half, value + half],
+            "bounds": list(result.bounds[name])}
     return {"robot": spec.name, "range_sigma": 3.0, "min_range_fraction": MIN_RANGE_FRACTION,
-            "source_logs": log.sources, "parameters": params,
+            "source_logs": log.sources, "parameters": params, "not_identified": loose,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "mujoco_version": mujoco.__version__, "project_commit": project_commit(), "nrmse": nrmse,
             "unidentifiable": result.unidentifiable, "fit": settings}
@@ -91,11 +94,20 @@ def calibrate(spec: RobotSpec, log: SysidLog, out: str | Path, params: Sequence[
     still = check_excitation(log, spec, window, 1.0, heldout)
     if still:
         progress(f"warning: joints {still} barely move; their parameters rest on the other joints")
-    bounds = fit_bounds(spec.randomization, names)
+    spread = [n for n in names if n in SPREAD_FITTED]
+    # the slip separates from the wheel radius by the spread only: the mean motion fits their product (the radius)
+    mean_names = [n for n in names if n not in SPREAD_FITTED] + (["wheel_radius_m"] if spread else [])
+    bounds = fit_bounds(spec.randomization, list(dict.fromkeys(mean_names)))
     progress(f"sysid fit: {spec.name}, {train[1] * log.dt_s:.1f} s to fit, {(heldout[1] - heldout[0]) * log.dt_s:.1f}"
              f" s held out, parameters {names} + latency 0..{max_latency} steps")
     result = fit(make_replay(spec, log, window, train), make_replay(spec, log, window, train, search_windows), bounds,
                  max_latency=max_latency, generations=generations, seed=seed, progress=progress)
+    separated: dict[str, Any] = {}
+    if spread:
+        from robot_rl.sysid.slip import separate_slip  # noqa: PLC0415 - scipy's likelihood tools, mobile base only
+
+        progress("  separating wheel radius and slip by the spread of per-tick wheel travel")
+        result, separated = separate_slip(spec, log, result, train, fit_bounds(spec.randomization, spread)[spread[0]])
     fitted = dict(result.values)
     models = {"nominal": {}, "calibrated": fitted}
     table = gap_table(spec, log, heldout, models)
@@ -107,7 +119,9 @@ def calibrate(spec: RobotSpec, log: SysidLog, out: str | Path, params: Sequence[
                 "max_latency": max_latency, "cma_generations": generations, "seed": seed,
                 "optimizer": "mujoco.sysid.optimize (scipy_parallel_fd)",
                 "rms_scaled_residual": result.rms, "interval_inflation": result.interval_inflation,
-                "wall_s": round(result.wall_s, 1)}
+                "wall_s": round(result.wall_s, 1)} | (
+        {"slip_separation": separated, "slip_method": "likelihood of per-tick wheel factors (robot_rl.sysid.slip)"}
+        if separated else {})
     doc = calibration_doc(spec, result, log, nrmse, settings)
     Calibration.model_validate(doc)  # what we write must be what the env reads
     out = Path(out)
@@ -125,6 +139,9 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     lines = [f"{'parameter':26s} {'identified':>11s}  95 % interval"]
     for name, p in doc["parameters"].items():
         lines.append(f"{name:26s} {p['mean']:11.4g}  [{p['ci95'][0]:.4g}, {p['ci95'][1]:.4g}] {p['unit']}")
+    for name, p in doc.get("not_identified", {}).items():
+        lines.append(f"{name:26s} {p['mean']:11.4g}  [{p['ci95'][0]:.4g}, {p['ci95'][1]:.4g}] {p['unit']}: not "
+                     f"identified (interval as wide as the training range; not applied)")
     n = doc["nrmse"]
     lines.append(f"held-out NRMSE (full horizon): nominal {n['heldout_nominal']:.4f} -> calibrated {n['heldout']:.4f} "
                  f"({(n['heldout'] - n['heldout_nominal']) / max(n['heldout_nominal'], 1e-12):+.0%})")

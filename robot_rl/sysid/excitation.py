@@ -15,10 +15,18 @@ Families (per joint j of n, t in s, T the duration, a_j the joint's amplitude in
   joint velocities of two magnitudes in both directions, which separate Coulomb friction (constant torque) from
   viscous damping (torque proportional to speed).
 - `random`: the peer of the designed signals: a random walk low-pass filtered to f_high_hz, scaled to a_j.
+- `spins` (mobile base): turning in place, the yaw rate a chirp from f_low_hz to f_high_hz, no forward speed.
+- `square` (mobile base): the bidirectional square of UMBmark (Borenstein and Feng, 1996): sides of `SQUARE_SIDE_M`
+  at `amplitude` of the top speed, 90 degree turns in place at `amplitude` of the top yaw rate, four
+  counter-clockwise then four clockwise, repeated.
 - `doublets` (quadrotor): one channel at a time, round robin (thrust, roll, pitch, yaw rate), a doublet of
   period 1 / f_low_hz (+1 for half, -1 for half, so attitude returns level) followed by as long a hover (0).
 
 Every signal starts and ends at home with a cosine fade of `FADE_S`, so the excitation starts from rest.
+
+The mobile base's signals are twist commands `[T, 2]` (m/s, rad/s), `amplitude` a fraction of the command limits
+(reverse speeds of the reverse limit), changing no faster than `SPEED_FRACTION` of the safety filter's
+acceleration limits (`mobile_base_commands`).
 
 The quadrotor is excited closed loop (`quadrotor_offsets`): the signals are perturbations added to the reference
 hover controller's thrust and body-rate commands, `amplitude` a fraction of the rate limits and of
@@ -32,16 +40,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FAMILIES = ("multisine", "chirp", "sweep", "random", "doublets")
+FAMILIES = ("multisine", "chirp", "sweep", "random", "doublets", "spins", "square")
 ROBOT_FAMILIES = {"arm": ("multisine", "chirp", "sweep", "random"),
-                  "quadrotor": ("doublets", "multisine", "chirp", "random")}
-"""The families each robot kind plays (sweeps need joints; doublets are per-axis attitude excitations)."""
+                  "quadrotor": ("doublets", "multisine", "chirp", "random"),
+                  "mobile_base": ("chirp", "multisine", "spins", "square", "random")}
+"""The families each robot kind plays (sweeps need joints; doublets are per-axis attitude excitations; spins and
+squares are a wheeled base's)."""
 LIMIT_MARGIN_RAD = 0.1
 """Distance kept from each joint's position limits, rad."""
 SPEED_FRACTION = 0.8
 """Targets move at most this fraction of each joint's speed limit."""
 FADE_S = 1.0
 """Cosine fade-in and fade-out at both ends, s."""
+SQUARE_SIDE_M = 1.0
+"""Mobile base: side of the UMBmark square, m."""
 THRUST_FRACTION = 0.3
 """Quadrotor: a thrust perturbation of amplitude 1 is this fraction of the hover thrust."""
 
@@ -77,6 +89,8 @@ class Excitation:
 
     def label(self) -> str:
         """Short name, e.g. 'multisine 0.30 0.2-2.0 Hz' (amplitude in the robot's units: see `amplitude`)."""
+        if self.family == "square":  # no frequencies: sides and turns at constant speed
+            return f"{self.family} {self.amplitude:.2f}"
         return f"{self.family} {self.amplitude:.2f} {self.f_low_hz:g}-{self.f_high_hz:g} Hz"
 
 
@@ -198,4 +212,79 @@ def arm_candidates(duration_s: float) -> list[Excitation]:
         Excitation("multisine", 0.3, 0.2, 2.0), Excitation("multisine", 0.5, 0.1, 1.0),
         Excitation("multisine", 0.2, 0.5, 4.0), Excitation("chirp", 0.4, 0.1, 2.0),
         Excitation("chirp", 0.25, 0.2, 4.0), Excitation("sweep", 0.6, 0.1, 0.1),
+    ]
+
+
+def square_path(duration_s: float, dt_s: float, speed: float, turn_rate: float) -> np.ndarray:
+    """The bidirectional square's twists `[T, 2]` (m/s, rad/s), repeated to fill `duration_s`.
+
+    Sides of `SQUARE_SIDE_M` at `speed`, turns of pi/2 in place at `turn_rate`, four counter-clockwise then four
+    clockwise.
+
+    >>> square_path(2.0, 0.5, 1.0, np.pi)[:4].tolist()  # a 1 m side in 2 ticks, then a 0.25 s turn: 1 tick
+    [[1.0, 0.0], [1.0, 0.0], [0.0, 3.141592653589793], [1.0, 0.0]]
+    """
+    side = max(1, round(SQUARE_SIDE_M / speed / dt_s))
+    turn = max(1, round(np.pi / 2 / turn_rate / dt_s))
+    legs = [np.repeat([[speed, 0.0]], side, 0) if i % 2 == 0 else np.repeat([[0.0, sign * turn_rate]], turn, 0)
+            for sign in (1.0, -1.0) for i in range(8)]
+    lap = np.concatenate(legs)
+    n = int(round(duration_s / dt_s))
+    return np.tile(lap, (n // len(lap) + 1, 1))[:n]
+
+
+def slew_limit(signal: np.ndarray, max_step: np.ndarray) -> np.ndarray:
+    """`signal` `[T, n]` followed from 0 changing by at most `max_step` `[n]` per tick.
+
+    >>> slew_limit(np.array([[1.0], [1.0], [0.0]]), np.array([0.5])).ravel().tolist()
+    [0.5, 1.0, 0.5]
+    """
+    out, state = np.empty_like(signal), np.zeros(signal.shape[1])
+    for t, target in enumerate(signal):
+        state = state + np.clip(target - state, -max_step, max_step)
+        out[t] = state
+    return out
+
+
+def mobile_base_commands(design: Excitation, duration_s: float, dt_s: float, low: Sequence[float],
+                         high: Sequence[float], accel_max: Sequence[float]) -> np.ndarray:
+    """Twist commands `[T, 2]` (forward m/s, yaw rate rad/s) of `design`, starting and ending at rest.
+
+    Args:
+        design: the excitation (`amplitude` in (0, 1]: the peak as a fraction of the command limits).
+        duration_s: length, s (> 0).
+        dt_s: control period, s.
+        low: command lower limits `[2]` (reverse speed m/s, yaw rate rad/s).
+        high: command upper limits `[2]`.
+        accel_max: the safety filter's acceleration limits `[2]` (m/s^2, rad/s^2): smooth families are scaled down,
+            the square's steps slewed, to change at most `SPEED_FRACTION` of them per second.
+
+    """
+    if duration_s <= 0 or dt_s <= 0 or not 0 < design.amplitude <= 1:
+        raise ValueError(f"excitation: duration_s ({duration_s}), dt_s ({dt_s}) must be > 0 and amplitude "
+                         f"({design.amplitude}) in (0, 1] for the mobile base")
+    low_a, high_a = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    max_step = SPEED_FRACTION * np.asarray(accel_max, dtype=np.float64) * dt_s
+    t = np.arange(int(round(duration_s / dt_s))) * dt_s
+    if design.family == "square":
+        path = square_path(duration_s, dt_s, design.amplitude * high_a[0], design.amplitude * high_a[1])
+        return slew_limit(path * fade(t, duration_s)[:, None], max_step)
+    unit = unit_signals(design, 2, t, duration_s)
+    if design.family == "spins":
+        unit = np.column_stack([np.zeros(len(t)), unit_signals(Excitation("chirp", 1.0, design.f_low_hz,
+                                                                          design.f_high_hz), 1, t, duration_s)[:, 0]])
+    unit /= np.maximum(np.abs(unit).max(axis=0), 1e-12)
+    signal = design.amplitude * np.where(unit >= 0, unit * high_a, -unit * low_a) * fade(t, duration_s)[:, None]
+    if len(t) > 1:
+        peak = np.abs(np.diff(signal, axis=0)).max(axis=0)
+        signal *= np.minimum(1.0, max_step / np.maximum(peak, 1e-12))[None]
+    return signal
+
+
+def mobile_base_candidates() -> list[Excitation]:
+    """The designs the D-optimal search compares for the mobile base (`random` is the peer)."""
+    return [
+        Excitation("chirp", 0.5, 0.1, 1.0), Excitation("chirp", 0.8, 0.05, 0.5),
+        Excitation("multisine", 0.6, 0.05, 0.5), Excitation("spins", 0.8, 0.1, 0.5),
+        Excitation("square", 0.5), Excitation("square", 0.8),
     ]

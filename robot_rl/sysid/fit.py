@@ -31,6 +31,9 @@ from robot_rl.sysid.replay import WindowedReplay
 LATENCY = "action_latency_steps"
 FIT_EXCLUDED = ("observation_noise_scale", "push_force_n", "wind_force_n", "gust_force_n", LATENCY)
 """Randomized parameters that are not physics of the log (noise level, disturbances) or are searched apart."""
+SPREAD_FITTED = ("wheel_slip_fraction",)
+"""Parameters that act on the mean motion only together with another and are separated by the spread of the log
+(`robot_rl.sysid.slip`), not by least squares."""
 
 
 class FitError(RuntimeError):

@@ -65,8 +65,10 @@ def gap_table(spec: RobotSpec, log: SysidLog, span: tuple[int, int], models: Map
 
 
 def position_names(spec: RobotSpec) -> tuple[str, ...]:
-    """What the NRMSE is per: the arm's joints, the quadrotor's axes."""
-    return tuple(j.name for j in spec.arm.joints) if spec.arm is not None else ("x", "y", "z")
+    """What the NRMSE is per: the arm's joints, the quadrotor's axes, the mobile base's planar position."""
+    if spec.arm is not None:
+        return tuple(j.name for j in spec.arm.joints)
+    return ("x", "y", "z") if spec.quadrotor is not None else ("x", "y")
 
 
 def mean_nrmse(table: Mapping[str, Sequence[float]]) -> dict[str, float]:

@@ -18,14 +18,19 @@ from robot_rl.data.intervention_log import DatasetError, read_log
 from robot_rl.envs.plants import PLANTS
 from robot_rl.robots import RobotSpec
 from robot_rl.sysid.replay import SysidLog, clip_segments, delayed, replay_class, warm_segments
+from robot_rl.sysid.replay_mobile_base import simulate_mobile_base_log
 from robot_rl.sysid.replay_quadrotor import simulate_quadrotor_log
 
 MIN_MOTION_RAD = 0.02
 """A joint whose measured position spans less than this is not excited, rad."""
 MIN_RATE_RAD_S = 0.2
 """A quadrotor body axis whose measured rate spans less than this is not excited, rad/s."""
+MIN_SPEEDS = (0.2, 0.4)
+"""A mobile base whose forward speed (m/s) and yaw rate (rad/s) span less than these is not excited (10x and 20x
+their noise in robot.yaml: 200 still ticks span 5.5x)."""
 STATE_QUANTITIES = {"arm": (("joint_pos_rad",), ("joint_vel_rad_s",)),
-                    "quadrotor": (("position_m", "quat_wxyz"), ("linear_velocity_m_s", "angular_velocity_rad_s"))}
+                    "quadrotor": (("position_m", "quat_wxyz"), ("linear_velocity_m_s", "angular_velocity_rad_s")),
+                    "mobile_base": (("base_xy_m", "base_yaw_rad"), ("forward_velocity_m_s", "yaw_rate_rad_s"))}
 """Robot kind -> the tick record quantities that make up `SysidLog.q` and `SysidLog.qd` (concatenated)."""
 
 
@@ -65,6 +70,9 @@ def _bag_log(path: Path, spec: RobotSpec) -> SysidLog:
     qd = np.array([np.concatenate([r.quantities[k] for k in vel_keys]) for r in recs])
     cmd = np.array([r.applied for r in recs])
     segments = segments_of([r.tick for r in recs], [r.episode for r in recs])
+    if spec.kind == "mobile_base":  # heading continuous inside each segment, as the replay predicts it
+        for a, b in segments:
+            q[a:b, 2] = np.unwrap(q[a:b, 2])
     files = sorted(path.glob("*.mcap")) if path.is_dir() else [path]
     return SysidLog(spec.name, spec.control_dt_s, q, qd, cmd, segments,
                     [{"path": name, "sha256": files_sha256(files)}])
@@ -92,7 +100,8 @@ def check_excitation(log: SysidLog, spec: RobotSpec, window: int, min_duration_s
     """Refuse ticks `span` of a log that cannot identify anything; return the joints it leaves still (warnings).
 
     Raises:
-        SysidError: less than `min_duration_s` of windowed ticks, or no joint moved `MIN_MOTION_RAD`.
+        SysidError: less than `min_duration_s` of windowed ticks, or nothing moved (no joint `MIN_MOTION_RAD`, no
+            quadrotor body rate `MIN_RATE_RAD_S`, no mobile-base speed `MIN_SPEEDS`).
 
     """
     a, b = span or (0, len(log.q))
@@ -106,19 +115,23 @@ def check_excitation(log: SysidLog, spec: RobotSpec, window: int, min_duration_s
     if spec.arm is not None:
         names, what, least = [j.name for j in spec.arm.joints], "joint moved", MIN_MOTION_RAD
         span = np.ptp(log.q[a:b], axis=0)
-    else:
+    elif spec.quadrotor is not None:
         names, what, least = ["roll rate", "pitch rate", "yaw rate"], "body rate spanned", MIN_RATE_RAD_S
         span = np.ptp(log.qd[a:b, 3:6], axis=0)
-    still = [n for n, s in zip(names, span, strict=True) if s < least]
+    else:
+        names, what, least = ["forward speed", "yaw rate"], "speed spanned", np.array(MIN_SPEEDS)
+        span = np.ptp(log.qd[a:b], axis=0)
+    still = [n for n, s, m in zip(names, span, np.broadcast_to(least, span.shape), strict=True) if s < m]
     if len(still) == len(names):
-        raise SysidError(f"{where}: no excitation in ticks {a}..{b}: no {what} {least} (largest span "
-                         f"{span.max():.4f})")
+        raise SysidError(f"{where}: no excitation in ticks {a}..{b}: no {what} {least} (spans "
+                         f"{np.round(span, 4).tolist()})")
     return still
 
 
-SENSOR_NOISE = {"arm": (1e-4, 1e-3), "quadrotor": (2e-4, 2e-3, 1e-2)}
+SENSOR_NOISE = {"arm": (1e-4, 1e-3), "quadrotor": (2e-4, 2e-3, 1e-2), "mobile_base": (1e-3, 2e-3, 0.02, 0.02)}
 """White sensor noise std per kind at `noise` 1: arm joint encoders (rad, rad/s); quadrotor motion capture and
-gyro (position m, velocity m/s, body rates rad/s)."""
+gyro (position m, velocity m/s, body rates rad/s); mobile base external pose (motion capture or lidar
+localization: position m, yaw rad) and its speeds (m/s, rad/s: robot.yaml's observation noise)."""
 
 
 def simulate_log(spec: RobotSpec, commands: np.ndarray, reality: Mapping[str, float], noise: float = 0.0,
@@ -130,6 +143,9 @@ def simulate_log(spec: RobotSpec, commands: np.ndarray, reality: Mapping[str, fl
     if spec.kind == "quadrotor":
         std = tuple(noise * x for x in SENSOR_NOISE["quadrotor"])
         return simulate_quadrotor_log(spec, commands, reality, std, seed)
+    if spec.kind == "mobile_base":
+        return simulate_mobile_base_log(spec, commands, reality, tuple(noise * x for x in SENSOR_NOISE["mobile_base"]),
+                                        seed)
     return simulate_arm_log(spec, commands, reality, tuple(noise * x for x in SENSOR_NOISE["arm"]), seed)
 
 

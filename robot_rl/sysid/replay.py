@@ -181,13 +181,17 @@ class WindowedReplay:
 
 
 def replay_class(spec: RobotSpec) -> type[WindowedReplay]:
-    """The replay of `spec`'s kind (arm or quadrotor); ValueError for a kind without one."""
+    """The replay of `spec`'s kind (arm, quadrotor, mobile base); ValueError for a kind without one."""
     if spec.kind == "arm":
         return ArmReplay
     if spec.kind == "quadrotor":
         from robot_rl.sysid.replay_quadrotor import QuadrotorReplay  # noqa: PLC0415 - it builds on this module
 
         return QuadrotorReplay
+    if spec.kind == "mobile_base":
+        from robot_rl.sysid.replay_mobile_base import MobileBaseReplay  # noqa: PLC0415 - it builds on this module
+
+        return MobileBaseReplay
     raise ValueError(f"robot '{spec.name}' ({spec.kind}): no identification replay for this kind yet")
 
 

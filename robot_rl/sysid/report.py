@@ -84,13 +84,14 @@ def trajectory_figure(spec: RobotSpec, log: SysidLog, span: tuple[int, int],
 
 
 def _param_rows(doc: Mapping[str, Any], truth: Mapping[str, float] | None, nominal: Mapping[str, float]) -> str:
-    rows = []
-    for name, p in doc["parameters"].items():
+    rows, loose = [], " <i>not identified: not applied</i>"
+    for name, p in {**doc["parameters"], **doc.get("not_identified", {})}.items():
         ci = p.get("ci95") or (p["mean"], p["mean"])
         tr = "" if truth is None else f"<td>{truth.get(name, nominal.get(name, float('nan'))):.4g}</td>"
         rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(p.get('unit', ''))}</td>"
                     f"<td>{nominal.get(name, float('nan')):.4g}</td><td><b>{p['mean']:.4g}</b></td>"
-                    f"<td>[{ci[0]:.4g}, {ci[1]:.4g}]</td>{tr}</tr>")
+                    f"<td>[{ci[0]:.4g}, {ci[1]:.4g}]{loose if name in doc.get('not_identified', {}) else ''}"
+                    f"</td>{tr}</tr>")
     head = "<tr><th>parameter</th><th>unit</th><th>nominal</th><th>identified</th><th>95 % interval</th>"
     return head + ("<th>truth</th>" if truth is not None else "") + "</tr>" + "".join(rows)
 

@@ -7,7 +7,8 @@
 
 The commands are regenerated from the design (`robot_rl.sysid.excitation`), so the file is small and its sha256
 (recorded in the bag on `/robot_rl/excitation` and in every tick record) names exactly what the robot was sent.
-For the arm they are joint targets; for the quadrotor perturbations on the hover controller (closed loop).
+For the arm they are joint targets; for the quadrotor perturbations on the hover controller (closed loop); for the
+mobile base twist commands.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from robot_rl.sysid.excitation import (
     Excitation,
     arm_candidates,
     arm_commands,
+    mobile_base_candidates,
+    mobile_base_commands,
     quadrotor_candidates,
     quadrotor_offsets,
 )
@@ -61,10 +64,12 @@ def arm_design_commands(spec: RobotSpec, design: Excitation, duration_s: float) 
 
 
 def design_commands(spec: RobotSpec, design: Excitation, duration_s: float) -> np.ndarray:
-    """`[T, n_cmd]` per tick of `design`: the arm's joint targets rad, the quadrotor's perturbations (N, rad/s).
+    """`[T, n_cmd]` per tick of `design`.
+
+    The arm's joint targets rad, the quadrotor's perturbations (N, rad/s), the mobile base's twists (m/s, rad/s).
 
     Raises:
-        SysidError: a robot kind without an excitation family (the mobile base, so far).
+        SysidError: a family the robot does not play, a robot without an excitation family.
 
     """
     families = ROBOT_FAMILIES.get(spec.kind, ())
@@ -75,6 +80,9 @@ def design_commands(spec: RobotSpec, design: Excitation, duration_s: float) -> n
     if spec.quadrotor is not None:
         return quadrotor_offsets(design, duration_s, spec.control_dt_s, float(hover_command(spec)[0]),
                                  spec.command.high[1:4])
+    if spec.mobile_base is not None and spec.safety is not None:
+        return mobile_base_commands(design, duration_s, spec.control_dt_s, spec.command.low, spec.command.high,
+                                    [spec.safety.accel_max_m_s2, spec.safety.angular_accel_max_rad_s2])
     raise _no_family(spec)
 
 
@@ -84,11 +92,14 @@ def design_candidates(spec: RobotSpec, duration_s: float) -> list[Excitation]:
         return arm_candidates(duration_s)
     if spec.quadrotor is not None:
         return quadrotor_candidates()
+    if spec.mobile_base is not None:
+        return mobile_base_candidates()
     raise _no_family(spec)
 
 
 def _no_family(spec: RobotSpec) -> SysidError:
-    return SysidError(f"robot '{spec.name}' ({spec.kind}): no excitation family yet (arm and quadrotor have one)")
+    return SysidError(f"robot '{spec.name}' ({spec.kind}): no excitation family yet (arm, quadrotor and mobile "
+                      f"base have one)")
 
 
 def write_excitation(path: str | Path, spec: RobotSpec, design: Excitation, duration_s: float,

@@ -57,7 +57,7 @@ def test_multisine_joints_never_share_a_frequency(arm):
 
 def test_bad_designs_name_the_field():
     with pytest.raises(ValueError, match="family"):
-        Excitation("square")
+        Excitation("triangle")
     with pytest.raises(ValueError, match="f_low_hz"):
         Excitation("chirp", 0.3, 3.0, 1.0)
     with pytest.raises(ValueError, match="duration_s"):

@@ -53,8 +53,8 @@ def test_perturbations_stay_in_their_bounds_and_fade(quad):
 def test_each_robot_plays_its_own_families(quad):
     with pytest.raises(SysidError, match="family 'sweep' is not one of robot 'quadrotor'"):
         design_commands(quad, Excitation("sweep", 0.3, 0.1, 0.1), 10.0)
-    with pytest.raises(SysidError, match="mobile_base.*no excitation family"):
-        design_candidates(load_robot("mobile_base"), 10.0)
+    with pytest.raises(SysidError, match="family 'doublets' is not one of robot 'mobile_base'"):
+        design_commands(load_robot("mobile_base"), Excitation("doublets", 0.3, 1.0, 1.0), 10.0)
 
 
 def test_rotor_speeds_by_hand(quad):

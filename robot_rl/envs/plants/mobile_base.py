@@ -31,6 +31,24 @@ def wheel_speed_targets(
     return wheels / scale[:, None]
 
 
+def wheel_ramp(desired: np.ndarray, start: np.ndarray, max_step: float) -> np.ndarray:
+    """The wheel-speed ramp's state `[T, 2]` rad/s at the start of every control period.
+
+    `desired` `[T, 2]` are each period's wheel-speed targets (`wheel_speed_targets`), `start` `[2]` the ramp's state
+    before the first, `max_step` the most it moves in one period (acceleration limit x period, rad/s): the plant's
+    per-physics-step ramp ends every period at state + clip(desired - state, -max_step, max_step).
+
+    >>> wheel_ramp(np.array([[1.0, -1.0], [1.0, -1.0]]), np.zeros(2), 0.6).tolist()
+    [[0.0, 0.0], [0.6, -0.6]]
+    """
+    out = np.empty((len(desired), 2))
+    state = np.asarray(start, dtype=np.float64).copy()
+    for t, target in enumerate(desired):
+        out[t] = state
+        state = state + np.clip(target - state, -max_step, max_step)
+    return out
+
+
 def lidar_directions(yaw_rad: np.ndarray, num_beams: int, fov_rad: float) -> np.ndarray:
     """Unit world-frame beam directions `[N, num_beams, 3]`; beam 0 along the heading, counter-clockwise."""
     step = fov_rad / num_beams
@@ -80,6 +98,10 @@ class MobileBasePlant:
     def reset(self, env_ids: np.ndarray, command: np.ndarray, rng: np.random.Generator) -> None:
         """Wheels at rest."""
         self._wheel_target[env_ids] = 0.0
+
+    def set_wheel_ramp(self, env_ids: np.ndarray, wheel_speeds: np.ndarray) -> None:
+        """Set the wheel-speed ramp's state `[len(env_ids), 2]` rad/s (replays start mid-motion: `wheel_ramp`)."""
+        self._wheel_target[env_ids] = wheel_speeds
 
     def control_step(self, command: np.ndarray, rng: np.random.Generator) -> None:
         """Ramp wheel speeds toward the command at the acceleration limit, with slip, for one control period."""
