@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	else \
 		$(PY) -m pip install -q "torch==2.13.0" || $(PY) -m pip install -q "torch==2.13.0+cpu"; \
 	fi
-	$(PY) -m pip install -q -c $(LOCK) -e ".[pybullet,dev]"
+	$(PY) -m pip install -q -c $(LOCK) -e ".[pybullet,dev,ray]"
 	touch $(STAMP)
 
 # The main job on the embedded default (simulated robots): each task's reference controller in randomized MuJoCo.

@@ -28,6 +28,7 @@ def _cmd_excite(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    from robot_rl.evaluate.executor import make_executor
     from robot_rl.robots import load_robot
     from robot_rl.sysid.calibrate import calibrate, summary_lines
     from robot_rl.sysid.fit import FitError
@@ -40,12 +41,15 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     params = [p for p in (args.params or "").split(",") if p]
     log = log_from_bags(args.bags, spec)
     progress = (lambda line: print(line, file=sys.stderr, flush=True)) if args.json else print
+    executor = make_executor(args.ray, args.workers)
     try:
         doc = calibrate(spec, log, out, params, args.report, holdout=args.holdout, max_latency=args.max_latency,
-                        seed=args.seed, progress=progress)
+                        seed=args.seed, progress=progress, map_jobs=None if args.ray is None else executor.map)
     except FitError as e:
         print(f"robot-rl sysid fit: {e}; no calibration written", file=sys.stderr)
         return 3
+    finally:
+        executor.close()
     if args.json:
         print(json.dumps({"calibration": str(out), "report": args.report, **doc}))
     else:
@@ -85,6 +89,9 @@ def add_sysid_command(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--holdout", type=float, default=0.25, help="fraction of the ticks held out (default 0.25)")
     f.add_argument("--max-latency", type=int, default=4, help="largest latency searched, control steps (default 4)")
     f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--ray", metavar="auto|HOST:PORT", help="refine the candidate latencies as Ray tasks: 'auto' a "
+                   "local instance (loopback only), HOST:PORT a cluster (pip install 'robot_rl[ray]')")
+    f.add_argument("--workers", type=int, help="with --ray auto: CPUs of the local instance (default: all)")
     f.add_argument("--force", action="store_true", help="replace an existing --out")
     f.add_argument("--json", action="store_true", help="print the calibration as JSON (progress on stderr)")
     f.set_defaults(func=_cmd_fit)

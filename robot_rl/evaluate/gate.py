@@ -18,14 +18,18 @@ from pathlib import Path
 
 import yaml
 
+from robot_rl.evaluate.executor import make_executor
 from robot_rl.evaluate.gate_report import write_report
 from robot_rl.evaluate.gate_suite import Case, build_cases, load_suite
 from robot_rl.evaluate.policy_eval import evaluate_policy
 from robot_rl.evaluate.stats import wilson_interval
 from robot_rl.policy import load_card
-from robot_rl.policy.card import CARD_FILE
+from robot_rl.policy.card import CARD_FILE, ONNX_FILE
 from robot_rl.policy.gate import REPORT_FILE, SUITE_FILE, record_verdict
 from robot_rl.robots import RobotSpec, load_robot
+
+CASE_COST = {"mujoco": 1.0, "pybullet": 3.0}
+"""Relative time of a case per backend: Ray submits the longest first so the last ones do not idle a worker."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class CaseResult:
 def run_case(policy_dir: Path, case: Case, episodes: int, seed: int, scratch: Path) -> CaseResult:
     """Evaluate `policy_dir` under `case` (its ranges written to a YAML in `scratch`)."""
     randomize: bool | Path = False
+    scratch.mkdir(parents=True, exist_ok=True)
     if case.ranges is not None:  # read once, when the case's env is built
         randomize = scratch / "ranges.yaml"
         ranges = {k: v.model_dump() for k, v in case.ranges.items()}
@@ -62,6 +67,19 @@ def run_case(policy_dir: Path, case: Case, episodes: int, seed: int, scratch: Pa
     passed = case.threshold is None or low >= case.threshold
     return CaseResult(case.name, case.kind, case.parameter, case.value, stats.episodes, stats.success_rate, low, high,
                       case.threshold, passed, stats.mean_return, stats.command_clip_fraction, stats.wall_time_s)
+
+
+def case_job(files: dict[str, bytes], case: Case, episodes: int, seed: int) -> CaseResult:
+    """`run_case` on a policy shipped as its files (name -> bytes), in a scratch folder of its own.
+
+    What a Ray worker runs: it needs no file system shared with the machine that started the gate.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "policy"
+        folder.mkdir()
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+        return run_case(folder, case, episodes, seed, Path(tmp) / "scratch")
 
 
 def reasons(results: list[CaseResult]) -> list[str]:
@@ -76,11 +94,15 @@ def default_suite(spec: RobotSpec) -> Path:
 
 
 def run_gate(policy_dir: str | Path, suite_path: str | Path | None = None, episodes: int | None = None,
-             progress: Callable[[str], None] = print) -> dict:
+             progress: Callable[[str], None] = print, ray: str | None = None, workers: int | None = None) -> dict:
     """Run the gate on `policy_dir`, write its suite, report and verdict; returns {passed, reasons, cases, ...}.
 
+    `ray`: None runs the cases here one after the other; 'auto' (a local Ray instance of `workers` CPUs) or
+    'HOST:PORT' (a cluster) runs each case as a Ray task, with the same seeds and so the same results.
+
     Raises:
-        PolicyError: no such policy; RobotSpecError: a missing or bad suite, or a suite for another robot.
+        PolicyError: no such policy; RobotSpecError: a missing or bad suite, or a suite for another robot;
+        ExecutorError: Ray missing or unreachable.
 
     """
     folder = Path(policy_dir)
@@ -90,14 +112,23 @@ def run_gate(policy_dir: str | Path, suite_path: str | Path | None = None, episo
     suite = load_suite(suite_path, spec)
     n = episodes or suite.episodes
     cases = build_cases(suite, spec)
-    progress(f"robot-rl gate: {folder} ({card.robot}), {len(cases)} cases x {n} episodes, suite {suite_path}")
-    t0, results = time.perf_counter(), []
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, case in enumerate(cases):
-            results.append(run_case(folder, case, n, suite.seed, Path(tmp)))
-            r = results[-1]
-            progress(f"  [{i + 1}/{len(cases)}] {r.name:36s} success {r.success:6.1%} (lower {r.success_low:.2f}"
-                     f"{'' if r.threshold is None else f' vs {r.threshold:g}'}) {'ok' if r.passed else 'FAIL'}")
+    t0, finished = time.perf_counter(), []
+    executor = make_executor(ray, workers)
+    progress(f"robot-rl gate: {folder} ({card.robot}), {len(cases)} cases x {n} episodes, suite {suite_path}, "
+             f"{'here' if ray is None else f'as Ray tasks on {executor.workers} CPUs ({ray})'}")
+
+    def done(_i: int, r: CaseResult) -> None:
+        finished.append(r)
+        progress(f"  [{len(finished)}/{len(cases)}] {r.name:36s} success {r.success:6.1%} (lower "
+                 f"{r.success_low:.2f}{'' if r.threshold is None else f' vs {r.threshold:g}'}) "
+                 f"{'ok' if r.passed else 'FAIL'}")
+
+    files = {name: (folder / name).read_bytes() for name in (ONNX_FILE, CARD_FILE)}
+    try:
+        results = executor.map(case_job, [(files, case, n, suite.seed) for case in cases],
+                               [CASE_COST.get(case.backend, 1.0) for case in cases], done)
+    finally:
+        executor.close()
     why = reasons(results)
     (folder / SUITE_FILE).parent.mkdir(exist_ok=True)
     (folder / SUITE_FILE).write_text(Path(suite_path).read_text())

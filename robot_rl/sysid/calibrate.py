@@ -17,7 +17,7 @@ import mujoco
 import yaml
 
 from robot_rl.robots import Calibration, RobotSpec, load_calibration
-from robot_rl.sysid.fit import FIT_EXCLUDED, LATENCY, SPREAD_FITTED, FitResult, fit, fit_bounds
+from robot_rl.sysid.fit import FIT_EXCLUDED, LATENCY, SPREAD_FITTED, FitResult, MapJobs, fit, fit_bounds
 from robot_rl.sysid.gap import gap_table, mean_nrmse
 from robot_rl.sysid.logs import SysidError, check_excitation
 from robot_rl.sysid.replay import SysidLog, make_replay
@@ -79,8 +79,10 @@ def calibration_doc(spec: RobotSpec, result: FitResult, log: SysidLog, nrmse: di
 def calibrate(spec: RobotSpec, log: SysidLog, out: str | Path, params: Sequence[str] | None = None,
               report: str | Path | None = None, holdout: float = 0.25, search_windows: int = 16, max_latency: int = 4,
               generations: int = 8, seed: int = 0, truth: dict[str, float] | None = None,
-              progress: Callable[[str], None] = print) -> dict[str, Any]:
+              progress: Callable[[str], None] = print, map_jobs: MapJobs | None = None) -> dict[str, Any]:
     """Fit `log`, write the calibration file `out` (and `report`); returns the calibration document.
+
+    `map_jobs`: runs the per-latency refinements elsewhere (Ray; `robot_rl.sysid.fit.fit`), same results.
 
     Raises:
         SysidError: too little excitation, an unknown parameter.
@@ -101,7 +103,7 @@ def calibrate(spec: RobotSpec, log: SysidLog, out: str | Path, params: Sequence[
     progress(f"sysid fit: {spec.name}, {train[1] * log.dt_s:.1f} s to fit, {(heldout[1] - heldout[0]) * log.dt_s:.1f}"
              f" s held out, parameters {names} + latency 0..{max_latency} steps")
     result = fit(make_replay(spec, log, window, train), make_replay(spec, log, window, train, search_windows), bounds,
-                 max_latency=max_latency, generations=generations, seed=seed, progress=progress)
+                 max_latency=max_latency, generations=generations, seed=seed, progress=progress, map_jobs=map_jobs)
     separated: dict[str, Any] = {}
     if spread:
         from robot_rl.sysid.slip import separate_slip  # noqa: PLC0415 - scipy's likelihood tools, mobile base only

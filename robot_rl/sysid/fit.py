@@ -20,13 +20,14 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import cma
 import numpy as np
 from mujoco import sysid
 
 from robot_rl.robots import RangeSpec
-from robot_rl.sysid.replay import WindowedReplay
+from robot_rl.sysid.replay import WindowedReplay, rebuild
 
 LATENCY = "action_latency_steps"
 FIT_EXCLUDED = ("observation_noise_scale", "push_force_n", "wind_force_n", "gust_force_n", LATENCY)
@@ -34,6 +35,10 @@ FIT_EXCLUDED = ("observation_noise_scale", "push_force_n", "wind_force_n", "gust
 SPREAD_FITTED = ("wheel_slip_fraction",)
 """Parameters that act on the mean motion only together with another and are separated by the spread of the log
 (`robot_rl.sysid.slip`), not by least squares."""
+
+
+MapJobs = Callable[[Callable[..., Any], Sequence[tuple]], list[Any]]
+"""Runs `fn(*job)` for every job, anywhere, and returns the results in order."""
 
 
 class FitError(RuntimeError):
@@ -228,15 +233,25 @@ def refine(replay: WindowedReplay, start: Mapping[str, float], bounds: Mapping[s
     return dict(zip(names, (x * width).tolist(), strict=True)), r, np.asarray(result.jac)
 
 
+def refine_job(recipe: tuple, start: Mapping[str, float], bounds: Mapping[str, tuple[float, float]], latency: int,
+               max_iters: int) -> tuple[dict[str, float], float]:
+    """`refine` on the replay of `recipe` (`robot_rl.sysid.replay.rebuild`): values and mean squared residual.
+
+    What a Ray worker runs; the same numbers as `refine` on the original replay.
+    """
+    return refine_job_here(rebuild(recipe), start, bounds, latency, max_iters)
+
+
 def fit(replay: WindowedReplay, search: WindowedReplay, bounds: Mapping[str, tuple[float, float]], max_latency: int = 4,
         generations: int = 10, popsize: int = 8, max_iters: int = 30, refine_top: int = 0, seed: int = 0,
-        progress: Callable[[str], None] = print) -> FitResult:
+        progress: Callable[[str], None] = print, map_jobs: MapJobs | None = None) -> FitResult:
     """Identify `bounds`' parameters and the latency from `replay`'s log (`search` is a subset for the global start).
 
     The `refine_top` latencies with the lowest global-search cost (0: every candidate) are each refined on the
     search windows (a delay and a slower motor or servo trade off, so a short CMA-ES search can rank the true
     latency second), from their own best point and again from the best latency's optimum; the lowest residual
-    wins and is refined once more on all windows.
+    wins and is refined once more on all windows. `map_jobs(fn, jobs)` (e.g. `robot_rl.evaluate.executor`'s
+    Ray `map`) runs those per-latency refinements elsewhere (`refine_job`); without it they run here, in turn.
 
     Raises:
         FitError: a parameter ends on a bound of its search box, or the residual did not fall below nominal.
@@ -247,20 +262,26 @@ def fit(replay: WindowedReplay, search: WindowedReplay, bounds: Mapping[str, tup
     found = search_latency(search, bounds, replay.nominal, max_latency, generations, popsize, seed, progress)
     candidates = sorted(found, key=lambda k: found[k][0])[: refine_top or len(found)]
     costs = {k: v[0] for k, v in found.items()}
+
+    def refine_all(jobs: list[tuple[dict[str, float], int]]) -> list[tuple[dict[str, float], float]]:
+        if map_jobs is None:
+            return [refine_job_here(search, start, bounds, lat, max_iters) for start, lat in jobs]
+        return map_jobs(refine_job, [(search.recipe, start, bounds, lat, max_iters) for start, lat in jobs])
+
+    progress(f"  refining {names} at latencies {candidates} on {len(search.starts)} windows (mujoco.sysid.optimize)"
+             + ("" if map_jobs is None else ", as Ray tasks"))
     starts: dict[int, dict[str, float]] = {}
-    for lat in candidates:
-        progress(f"  refining {names} at latency {lat} steps on {len(search.starts)} windows "
-                 f"(mujoco.sysid.optimize)")
-        values, r, _ = refine(search, dict(zip(names, found[lat][1], strict=True)), bounds, lat, max_iters)
-        starts[lat], costs[lat] = values, float(np.mean(r**2))
+    for lat, (values, cost) in zip(candidates, refine_all(
+            [(dict(zip(names, found[lat][1], strict=True)), lat) for lat in candidates]), strict=True):
+        starts[lat], costs[lat] = values, cost
     # second start: every other latency again from the best one's values. A delay and a lag trade off, so a poor
     # global start at the true latency can end in a local minimum that its neighbour's optimum avoids (seen on a
     # quadrotor: latency 0 stuck at cost 0.5 from its own start, 0.003 from latency 1's optimum)
     lead = min(starts, key=lambda k: costs[k])
-    for lat in [k for k in candidates if k != lead]:
-        values, r, _ = refine(search, starts[lead], bounds, lat, max_iters)
-        if float(np.mean(r**2)) < costs[lat]:
-            starts[lat], costs[lat] = values, float(np.mean(r**2))
+    others = [k for k in candidates if k != lead]
+    for lat, (values, cost) in zip(others, refine_all([(starts[lead], lat) for lat in others]), strict=True):
+        if cost < costs[lat]:
+            starts[lat], costs[lat] = values, cost
     latency = min(starts, key=lambda k: costs[k])
     progress(f"  refining at latency {latency} steps on all {len(replay.starts)} windows")
     values, r, jac = refine(replay, starts[latency], bounds, latency, max_iters)
@@ -280,6 +301,13 @@ def fit(replay: WindowedReplay, search: WindowedReplay, bounds: Mapping[str, tup
         unidentifiable=unidentifiable_directions(jac, names, np.ones(len(names))),
         interval_inflation=dict(zip(names, inflation.round(4).tolist(), strict=True)),
         wall_s=time.perf_counter() - t0)
+
+
+def refine_job_here(search: WindowedReplay, start: Mapping[str, float], bounds: Mapping[str, tuple[float, float]],
+                    latency: int, max_iters: int) -> tuple[dict[str, float], float]:
+    """`refine_job` on a replay already built in this process."""
+    values, r, _ = refine(search, start, bounds, latency, max_iters)
+    return values, float(np.mean(r**2))
 
 
 def _check_converged(replay: WindowedReplay, values: Mapping[str, float], r: np.ndarray,

@@ -123,6 +123,8 @@ class WindowedReplay:
         if log.robot != spec.name:
             raise ValueError(f"sysid log is of robot '{log.robot}', not '{spec.name}'")
         self.spec, self.log, self.window, self.backend = spec, log, window, backend
+        self.recipe = (spec.name, log, window, span, max_windows, backend)
+        """What `rebuild` needs to make this replay again (in another process)."""
         self.starts = window_starts(clip_segments(warm_segments(log, self.warmup_s), span or (0, len(log.q))), window)
         if len(self.starts) == 0:
             raise ValueError(f"sysid log: no segment holds {window + 1} ticks ({window * log.dt_s:.2f} s windows)")
@@ -193,6 +195,14 @@ def replay_class(spec: RobotSpec) -> type[WindowedReplay]:
 
         return MobileBaseReplay
     raise ValueError(f"robot '{spec.name}' ({spec.kind}): no identification replay for this kind yet")
+
+
+def rebuild(recipe: tuple) -> WindowedReplay:
+    """The replay of a `WindowedReplay.recipe` (a Ray worker rebuilds its MuJoCo plants from the log)."""
+    from robot_rl.robots import load_robot  # noqa: PLC0415 - only where a replay crosses processes
+
+    name, log, window, span, max_windows, backend = recipe
+    return make_replay(load_robot(name), log, window, span, max_windows, backend)
 
 
 def make_replay(spec: RobotSpec, log: SysidLog, window: int, span: tuple[int, int] | None = None,
