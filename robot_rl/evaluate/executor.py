@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from robot_rl.envs.backends.mujoco_backend import SIM_THREADS_ENV
+
 LOCAL_ONLY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 """Environment that keeps a Ray instance started here on 127.0.0.1 and quiet (see the module docstring)."""
 CONNECT_TIMEOUT_S = 5.0
@@ -72,13 +74,15 @@ class RayExecutor:
         except ImportError:
             raise ExecutorError("--ray needs Ray: pip install 'robot_rl[ray]' (or pip install 'ray>=2.40')") from None
         self._ray = ray
+        # a task has one CPU: its batched MuJoCo rollouts must not spin a thread per core of the node
+        runtime = {"env_vars": {SIM_THREADS_ENV: "1"}}
         if address == "auto":
             ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                     configure_logging=False, _node_ip_address="127.0.0.1")
+                     configure_logging=False, _node_ip_address="127.0.0.1", runtime_env=runtime)
         else:
             check_reachable(address)
             try:
-                ray.init(address=address, log_to_driver=False, configure_logging=False)
+                ray.init(address=address, log_to_driver=False, configure_logging=False, runtime_env=runtime)
             except Exception as e:  # noqa: BLE001 - ConnectionError, ray.exceptions.AuthenticationError, ...: one message
                 raise ExecutorError(f"--ray {address}: the Ray head refused this driver: {str(e)[:300]} (the "
                                     f"cluster's token goes in RAY_AUTH_TOKEN or ~/.ray/auth_token)") from None

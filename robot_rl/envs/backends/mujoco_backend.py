@@ -18,6 +18,9 @@ import numpy as np
 from robot_rl.envs.backends.base import ModelBinding
 from robot_rl.spaces.geometry import quat_to_rotmat
 
+SIM_THREADS_ENV = "ROBOT_RL_SIM_THREADS"
+"""Environment variable: threads of the batched rollout per process (default: every core). A process that shares
+the machine with others, like a Ray task of one CPU, sets it to its share."""
 _STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
 _CONTROL_SPEC = mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_XFRC_APPLIED
 _RAY_GROUPS = np.array([1, 0, 1, 1, 1, 1], dtype=np.uint8)  # robot geoms live in group 1 and are not seen by rays
@@ -47,7 +50,7 @@ class MujocoBackend:
         self.datas = [mujoco.MjData(m) for m in self.models]
         for m, d in zip(self.models, self.datas, strict=True):
             mujoco.mj_forward(m, d)
-        nthread = min(os.cpu_count() or 1, num_envs)
+        nthread = min(int(os.environ.get(SIM_THREADS_ENV) or os.cpu_count() or 1), num_envs)
         self._rollout = mujoco.rollout.Rollout(nthread=nthread) if num_envs > 1 else None
         self._scratch = [mujoco.MjData(base) for _ in range(nthread)] if self._rollout else []
         self._nstate = mujoco.mj_stateSize(base, _STATE_SPEC)
