@@ -19,10 +19,19 @@ ROS_WHEELS := "ros-jazzy-rclpy[fastrtps]" ros-jazzy-sensor-msgs ros-jazzy-std-ms
 # What `robot_rl.deploy` needs at run time (no torch): the project itself goes in with --no-deps.
 ROS_RUNTIME := numpy pyyaml pydantic onnxruntime mujoco "ruckig>=0.12" gymnasium "cyclonedds>=0.10.5" "rosbags>=0.10"
 
-.PHONY: setup ros-env demo test lint bench clean lock
+.PHONY: setup ros-env demo test lint bench clean lock browser
 
 # setup builds .venv-ros too: CI runs `make test` in a network namespace without the package registries.
-setup: $(STAMP) $(ROS_STAMP)
+setup: $(STAMP) $(ROS_STAMP) browser
+
+# Debian's chromium for the tests that look at the HTML reports as a person would (headless screenshots). Only
+# where apt-get runs as root; elsewhere those tests skip, saying why.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium (report screenshots in the tests)"; \
+		{ apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } \
+			> /tmp/robot_rl-chromium.log 2>&1 || echo "chromium did not install (see /tmp/robot_rl-chromium.log): those tests skip"; \
+	fi
 
 # CPU machines: install the CPU build of torch 2.13.0 explicitly before the project, so that
 # the project's torch range is already satisfied and pip never pulls a multi-GB CUDA build.

@@ -11,7 +11,8 @@ from typing import Any
 
 _STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse}"
           "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}"
-          ".fail{background:#fdd}.pass{color:#070;font-size:1.4em}.failed{color:#b00;font-size:1.4em}")
+          ".fail{background:#fdd}.pass{color:#070;font-size:1.4em}.failed{color:#b00;font-size:1.4em}"
+          "img{max-width:100%;height:auto}")
 
 
 def _png(fig: Any) -> str:  # noqa: ANN401 - a matplotlib figure
@@ -33,8 +34,12 @@ def sweep_figure(results: Sequence[Any]) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
+    cols = min(3, len(names))  # a grid three wide: a row of six was cut off (or unreadably small) in a browser
+    rows_n = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.6 * cols, 3.0 * rows_n), squeeze=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.ravel(), names, strict=False):
         rows = [r for r in results if r.kind == "sweep" and r.parameter == name]
         x = [r.value for r in rows]
         y = [r.success for r in rows]
