@@ -18,6 +18,7 @@ from robot_rl.envs.randomization import recentre_ranges, sample_parameters
 from robot_rl.envs.registry import EnvEntry
 from robot_rl.robots import RangeSpec, RobotSpec, load_calibration, load_range_override, load_robot
 from robot_rl.safety import sanitize_action
+from robot_rl.safety.filter import SafetyFilter
 
 
 def resolve_ranges(
@@ -62,11 +63,18 @@ class BatchedRobotEnv:
         calibration: str | Path | None = None,
         task_config: Mapping[str, Any] | None = None,
         reward_scales: Mapping[str, float] | None = None,
+        safety_filter: bool = False,
     ) -> None:
+        """Build the envs; with `safety_filter`, every proposed command is certified by the robot's filter first.
+
+        As the deployed controller does (fresh, finite inputs, no e-stop); `info` then carries `safety_changed` `[N]`
+        bool, `safety_events` `{name: [N] bool}` and `constraint_violated` `[N]` bool (the state beyond a limit).
+        """
         if not isinstance(randomize, (bool, str, Path)):
             raise TypeError(f"randomize must be True, False or a path to a ranges YAML, got {randomize!r}")
         self.entry, self.num_envs, self.backend_name = entry, num_envs, backend
         self.spec = spec = load_robot(entry.robot)
+        self.safety = SafetyFilter.for_robot(spec) if safety_filter else None
         self.ranges = resolve_ranges(spec, randomize, calibration)
         self.plant = PLANTS[spec.kind](spec, backend, num_envs)
         self.nominal = self.plant.nominal_parameters()
@@ -140,7 +148,7 @@ class BatchedRobotEnv:
         self._queue[ids] = command[:, None, :]
         self.last_action[ids] = command
         self.steps[ids] = 0
-        self.state_at_reset = self.plant.read_state(self.rng)
+        self.state_at_reset = self.state = self.plant.read_state(self.rng)
         return self._observe(self.state_at_reset)
 
     def _observe(self, state: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -157,13 +165,15 @@ class BatchedRobotEnv:
         if proposed.shape[1] != len(self.action_low):
             raise ValueError(f"action has {proposed.shape[1]} elements, {self.entry.env_id} expects "
                              f"{len(self.action_low)} ({self.spec.command.names})")
-        applied, events = sanitize_action(proposed, self.action_low, self.action_high, self.last_action)
+        filtered = self._certify(proposed) if self.safety is not None else {}
+        applied, events = sanitize_action(filtered.get("certified", proposed), self.action_low, self.action_high,
+                                          self.last_action)
         self._queue = np.roll(self._queue, 1, axis=1)
         self._queue[:, 0] = applied
         latency = self.params["action_latency_steps"].astype(int)
         executed = self._queue[np.arange(self.num_envs), latency]
         self.plant.control_step(executed, self.rng)
-        state = self.plant.read_state(self.rng)
+        self.state = state = self.plant.read_state(self.rng)
         outcome = self.task.evaluate(state, applied, self.last_action)
         self.last_action = applied
         self.steps += 1
@@ -184,8 +194,21 @@ class BatchedRobotEnv:
             "params": {k: v.copy() for k, v in self.params.items()},
             "task": self.task.task_info(),
             "state": state,
+            "task_error": np.array(outcome.error if outcome.error is not None else np.full(self.num_envs, np.nan)),
         }
+        if self.safety is not None:
+            info |= {"safety_changed": filtered["changed"], "safety_events": filtered["events"],
+                     "constraint_violated": self.safety.violated(state)}
         return obs, reward, terminated, truncated, info
+
+    def _certify(self, proposed: np.ndarray) -> dict[str, Any]:
+        """The safety filter on `proposed` `[N, n_cmd]` against the latest measured state."""
+        n = self.num_envs
+        guards = {"inputs_finite": np.ones(n, dtype=bool), "input_age_s": np.zeros(n), "estop": np.zeros(n, bool),
+                  "last_applied": self.last_action}
+        certified, events = self.safety.certify({**self.state, **guards}, proposed)
+        changed = ~np.isclose(certified, proposed, rtol=0.0, atol=1e-9).all(axis=1)
+        return {"certified": certified, "changed": changed, "events": events}
 
     def close(self) -> None:
         """Release the physics engine."""

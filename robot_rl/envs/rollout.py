@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -72,6 +73,42 @@ def limit_hits(info: dict, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return np.asarray(info["action_clipped"]) | at_bound.any(axis=1)
 
 
+class EpisodeDetails:
+    """Per-env counts of the running episodes beyond the return: safety-filter changes, events, violations."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.changed = np.zeros(num_envs, dtype=int)
+        self.violations = np.zeros(num_envs, dtype=int)
+        self.events: dict[str, np.ndarray] = {}
+
+    def add(self, info: dict[str, Any]) -> None:
+        """Count one step's `safety_changed`, `safety_events` and `constraint_violated` (when the env has them)."""
+        if "safety_changed" not in info:
+            return
+        self.changed += info["safety_changed"]
+        self.violations += info["constraint_violated"]
+        for name, fired in info["safety_events"].items():
+            self.events.setdefault(name, np.zeros_like(self.changed))[:] += fired
+
+    def episode(self, i: int, info: dict[str, Any], length: int) -> dict[str, Any]:
+        """Env `i`'s finished episode as a dict.
+
+        `task_error` at its end, `filter_share` of its steps the filter changed, `events` {name: steps},
+        `violation_steps` (the last three only with the filter on).
+        """
+        out: dict[str, Any] = {"task_error": float(info["task_error"][i])}
+        if "safety_changed" in info:
+            out |= {"filter_share": float(self.changed[i] / length), "violation_steps": int(self.violations[i]),
+                    "events": {k: int(v[i]) for k, v in self.events.items() if v[i]}}
+        return out
+
+    def clear(self, i: int) -> None:
+        """Env `i` starts a new episode."""
+        self.changed[i] = self.violations[i] = 0
+        for v in self.events.values():
+            v[i] = 0
+
+
 def run_episodes(
     env: RobotVectorEnv,
     act: Callable[[np.ndarray], np.ndarray],
@@ -80,6 +117,7 @@ def run_episodes(
     on_done: Callable[[np.ndarray], None] | None = None,
     label: str | None = None,
     commands: list[np.ndarray] | None = None,
+    details: list[dict[str, Any]] | None = None,
 ) -> list[EpisodeResult]:
     """Run `act` (observations `[N, n_obs]` -> commands `[N, n_cmd]`) until each env finished its quota.
 
@@ -87,7 +125,9 @@ def run_episodes(
     `on_done(env_ids)` is told which envs finished (and were reset) after each step; `label` prints progress.
     `commands`, when given, receives one array `[length + 1, n_cmd]` per counted episode, in the order of the
     results: row 0 the command in force when the episode started (the task's reset command), then the command
-    applied at each step (after the env's sanitizing), in robot units.
+    applied at each step (after the env's sanitizing), in robot units. `details`, when given, receives one dict per
+    counted episode, in the order of the results (`EpisodeDetails`): the task error at its end and, with the env's
+    safety filter on, the share of steps it changed, its events by name and the constraint-violation steps.
 
     Returns:
         One `(return, success, failure, length, limit-hit fraction)` tuple per episode.
@@ -102,12 +142,14 @@ def run_episodes(
     trace = np.zeros((env.num_envs, env.core.task.max_episode_steps + 1, len(low)))
     trace[:, 0] = env.core.last_action
     results: list[EpisodeResult] = []
+    tally = EpisodeDetails(env.num_envs)
     while (done_count < quota).any():
         obs, reward, term, trunc, info = env.step(act(obs))
         ret += reward
         length += 1
         hits += limit_hits(info, low, high)
         trace[rows, length] = info["applied_action"]
+        tally.add(info)
         finished = np.flatnonzero(term | trunc)
         for i in finished:
             if done_count[i] < quota[i]:
@@ -115,8 +157,11 @@ def run_episodes(
                                 hits[i] / length[i]))
                 if commands is not None:
                     commands.append(trace[i, : length[i] + 1].copy())
+                if details is not None:
+                    details.append(tally.episode(i, info, length[i]))
                 done_count[i] += 1
             ret[i], length[i], hits[i] = 0.0, 0, 0.0
+            tally.clear(i)
             trace[i, 0] = env.core.last_action[i]  # the reset command of the episode that starts now
         if on_done is not None:
             on_done(finished)

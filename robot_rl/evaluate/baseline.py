@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,17 +16,18 @@ from robot_rl.evaluate.smoothness import command_smoothness
 
 def run_measured(env: RobotVectorEnv, act: Callable[[np.ndarray], np.ndarray], episodes: int, seed: int,
                  controller: str, randomized: bool, reset: Callable[[np.ndarray], None] | None = None,
-                 progress: bool = False) -> EpisodeStats:
+                 progress: bool = False, details: list[dict[str, Any]] | None = None) -> EpisodeStats:
     """Run `act` on `env` for `episodes` episodes, close `env`, summarize with the commands' smoothness.
 
-    `controller` names what acted in the stats; `reset(env_ids)` is told which envs started a new episode.
+    `controller` names what acted in the stats; `reset(env_ids)` is told which envs started a new episode;
+    `details` receives one dict per episode (`robot_rl.envs.rollout.EpisodeDetails`).
     """
     env_id, backend = env.core.entry.env_id, env.core.backend_name
     commands: list[np.ndarray] = []
     start = time.perf_counter()
     try:
         results = run_episodes(env, act, episodes, seed, reset, f"{env_id} [{backend}]" if progress else None,
-                               commands)
+                               commands, details)
     finally:
         env.close()
     smooth = command_smoothness(commands, env.core.action_low, env.core.action_high, 1.0 / env.control_dt_s)

@@ -13,16 +13,17 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from robot_rl.evaluate.executor import make_executor
 from robot_rl.evaluate.gate_report import write_report
 from robot_rl.evaluate.gate_suite import Case, build_cases, load_suite
 from robot_rl.evaluate.policy_eval import evaluate_policy
-from robot_rl.evaluate.stats import wilson_interval
+from robot_rl.evaluate.stats import cvar, wilson_interval
 from robot_rl.policy import load_card
 from robot_rl.policy.card import CARD_FILE, ONNX_FILE
 from robot_rl.policy.gate import REPORT_FILE, SUITE_FILE, record_verdict
@@ -51,6 +52,16 @@ class CaseResult:
     command_limit_share: float
     """Mean share of an episode's steps with a command clipped or at a limit."""
     wall_s: float
+    task_error: float = float("nan")
+    """Mean task error at the episodes' ends (m: fingertip to target, to the setpoint, to the goal)."""
+    task_error_cvar: float = float("nan")
+    """CVaR at 0.5 of the task error: the mean over the worst half of the episodes."""
+    violation_steps: float = 0.0
+    """Mean constraint-violation steps per episode (the measured state beyond a limit of robot.yaml)."""
+    filter_share: float = 0.0
+    """Mean share of an episode's steps whose command the safety filter changed."""
+    filter_events: dict[str, int] = field(default_factory=dict)
+    """Safety-filter events by kind: steps summed over the case's episodes."""
 
 
 def run_case(policy_dir: Path, case: Case, episodes: int, seed: int, scratch: Path) -> CaseResult:
@@ -61,12 +72,22 @@ def run_case(policy_dir: Path, case: Case, episodes: int, seed: int, scratch: Pa
         randomize = scratch / "ranges.yaml"
         ranges = {k: v.model_dump() for k, v in case.ranges.items()}
         randomize.write_text(yaml.safe_dump({"randomization": ranges}))
-    stats = evaluate_policy(policy_dir, episodes, case.backend, randomize, seed=seed)
+    details: list[dict] = []
+    stats = evaluate_policy(policy_dir, episodes, case.backend, randomize, seed=seed, safety_filter=True,
+                            details=details)
     k = round(stats.success_rate * stats.episodes)
     low, high = wilson_interval(k, stats.episodes)
     passed = case.threshold is None or low >= case.threshold
+    errors = [d["task_error"] for d in details]
+    events: dict[str, int] = {}
+    for d in details:
+        for name, n in d["events"].items():
+            events[name] = events.get(name, 0) + n
     return CaseResult(case.name, case.kind, case.parameter, case.value, stats.episodes, stats.success_rate, low, high,
-                      case.threshold, passed, stats.mean_return, stats.command_clip_fraction, stats.wall_time_s)
+                      case.threshold, passed, stats.mean_return, stats.command_clip_fraction, stats.wall_time_s,
+                      float(np.nanmean(errors)), cvar(errors, 0.5),
+                      float(np.mean([d["violation_steps"] for d in details])),
+                      float(np.mean([d["filter_share"] for d in details])), dict(sorted(events.items())))
 
 
 def case_job(files: dict[str, bytes], case: Case, episodes: int, seed: int) -> CaseResult:

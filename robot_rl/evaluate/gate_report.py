@@ -57,6 +57,11 @@ def sweep_figure(results: Sequence[Any]) -> str:
     return _png(fig)
 
 
+def _events(events: dict[str, int]) -> str:
+    """'name n, ...' of a case's safety-filter events (empty when none)."""
+    return html.escape(", ".join(f"{k} {v}" for k, v in events.items()))
+
+
 def write_report(path: Path, policy: Path, robot: str, results: Sequence[Any], passed: bool,
                  reasons: Sequence[str], episodes: int) -> Path:
     """Write the report: verdict, reasons, one row per case, the sweep curves."""
@@ -64,15 +69,22 @@ def write_report(path: Path, policy: Path, robot: str, results: Sequence[Any], p
         f"<tr class=\"{'' if r.passed else 'fail'}\"><td>{html.escape(r.name)}</td><td>{r.kind}</td>"
         f"<td>{r.success:.1%}</td><td>[{r.success_low:.2f}, {r.success_high:.2f}]</td>"
         f"<td>{'' if r.threshold is None else f'{r.threshold:g}'}</td><td>{r.mean_return:.1f}</td>"
-        f"<td>{r.command_limit_share:.1%}</td><td>{'ok' if r.passed else 'FAIL'}</td></tr>" for r in results)
+        f"<td>{r.command_limit_share:.1%}</td><td>{r.task_error:.3f}</td><td>{r.task_error_cvar:.3f}</td>"
+        f"<td>{r.violation_steps:.2f}</td><td>{r.filter_share:.1%}</td><td>{_events(r.filter_events)}</td>"
+        f"<td>{'ok' if r.passed else 'FAIL'}</td></tr>" for r in results)
     why = "".join(f"<li>{html.escape(x)}</li>" for x in reasons) or "<li>every case met its threshold</li>"
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Release gate: {html.escape(str(policy))}</title>
 <style>{_STYLE}</style></head><body><h1>Release gate: {html.escape(str(policy))} ({html.escape(robot)})</h1>
 <p class="{'pass' if passed else 'failed'}">{'PASSED' if passed else 'FAILED'}</p><ul>{why}</ul>
 <p>{episodes} episodes per case; success with its Wilson 95 % interval; a case fails when the interval's lower
 bound is below its threshold (sweep points beyond the trained range are reported only).</p>
+<p>Task error: at the episodes' ends (m: fingertip to target, to the setpoint, to the goal), mean and CVaR at 0.5
+(the mean of the worst half). The safety filter runs in the loop as on the robot: the share of steps whose command
+it changed and its events by kind; constraint-violation steps: per episode, the measured state beyond a limit of
+robot.yaml (joints or workspace, geofence or tilt, an obstacle inside footprint + stop distance).</p>
 <table><tr><th>case</th><th>kind</th><th>success</th><th>95 % interval</th><th>threshold</th><th>mean return</th>
-<th>commands at a limit</th><th></th></tr>{rows}</table>
+<th>commands at a limit</th><th>task error</th><th>CVaR 0.5</th><th>violation steps</th><th>filter changed</th>
+<th>filter events</th><th></th></tr>{rows}</table>
 <h2>Success vs parameter, beyond the trained ranges</h2>{sweep_figure(results)}
 </body></html>"""
     path.parent.mkdir(parents=True, exist_ok=True)

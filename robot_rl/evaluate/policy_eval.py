@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from robot_rl.envs import make_vec
 from robot_rl.envs.rollout import EpisodeStats
@@ -23,6 +24,8 @@ def evaluate_policy(
     seed: int = 0,
     progress: bool = False,
     reality: Mapping[str, float] | None = None,
+    safety_filter: bool = False,
+    details: list[dict[str, Any]] | None = None,
 ) -> EpisodeStats:
     """Run the policy in `policy_dir` for `episodes` episodes in its task, split evenly over `num_envs` envs.
 
@@ -36,6 +39,9 @@ def evaluate_policy(
         progress: print progress to stderr.
         reality: fixed physical parameters by name (a hidden reality, the others nominal) instead of `randomize`'s
             draws; noise, starts and disturbances still come from `seed`.
+        safety_filter: certify every command with the robot's safety filter first, as on the robot.
+        details: receives one dict per episode (task error at its end; with the filter, its share, events and
+            constraint-violation steps: `robot_rl.envs.rollout.EpisodeDetails`).
 
     Returns:
         Stats whose `command_clip_fraction` counts steps with a command clipped by the env or at a limit, and
@@ -47,8 +53,8 @@ def evaluate_policy(
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     policy = OnnxPolicy.load(policy_dir)
     num_envs = max(1, min(num_envs, episodes))
-    env = make_vec(policy.card.env_id, num_envs, backend=backend, randomize=randomize)
+    env = make_vec(policy.card.env_id, num_envs, backend=backend, randomize=randomize, safety_filter=safety_filter)
     if reality is not None:
         env.core.fix_parameters(reality)
     return run_measured(env, policy.act, episodes, seed, f"onnx:{Path(policy_dir).name}",
-                        randomize is not False and reality is None, progress=progress)
+                        randomize is not False and reality is None, progress=progress, details=details)

@@ -47,6 +47,17 @@ def in_workspace(limits: ArmLimits, ee_pos_m: np.ndarray) -> np.ndarray:
     return ((ee_pos_m >= limits.workspace_low_m) & (ee_pos_m <= limits.workspace_high_m)).all(axis=1)
 
 
+def violated_arm(limits: ArmLimits, state: Mapping[str, np.ndarray]) -> np.ndarray:
+    """`[N]` bool: the measured state breaks a limit.
+
+    A joint beyond its position limits (`joint_pos_rad` `[N, 7]` rad) or the end effector (`ee_pos_m` `[N, 3]` m)
+    outside the workspace box.
+    """
+    q = state["joint_pos_rad"]
+    beyond = ((q < limits.position_min_rad) | (q > limits.position_max_rad)).any(axis=1)
+    return beyond | ~in_workspace(limits, state["ee_pos_m"])
+
+
 def hold_position(limits: ArmLimits, state: Mapping[str, np.ndarray]) -> np.ndarray:
     """The hold target `[N, 7]` rad: measured position (else last applied, else mid-range) clipped into the limits."""
     q = np.asarray(state["joint_pos_rad"], dtype=np.float64)

@@ -28,13 +28,15 @@ class RobotRules:
     certify: Callable[[Any, Mapping[str, np.ndarray], np.ndarray], tuple[np.ndarray, dict[str, np.ndarray]]]
     fallback: Callable[[Any, Mapping[str, np.ndarray]], np.ndarray]
     event_names: tuple[str, ...]
+    violated: Callable[[Any, Mapping[str, np.ndarray]], np.ndarray]
 
 
 RULES: dict[str, RobotRules] = {
-    "arm": RobotRules(arm.certify_arm, arm.fallback_arm, arm.EVENT_NAMES),
-    "quadrotor": RobotRules(quadrotor.certify_quadrotor, quadrotor.fallback_quadrotor, quadrotor.EVENT_NAMES),
+    "arm": RobotRules(arm.certify_arm, arm.fallback_arm, arm.EVENT_NAMES, arm.violated_arm),
+    "quadrotor": RobotRules(quadrotor.certify_quadrotor, quadrotor.fallback_quadrotor, quadrotor.EVENT_NAMES,
+                            quadrotor.violated_quadrotor),
     "mobile_base": RobotRules(mobile_base.certify_mobile_base, mobile_base.fallback_mobile_base,
-                              mobile_base.EVENT_NAMES),
+                              mobile_base.EVENT_NAMES, mobile_base.violated_mobile_base),
 }
 EVENT_NAMES: dict[str, tuple[str, ...]] = {kind: rules.event_names for kind, rules in RULES.items()}
 
@@ -71,6 +73,10 @@ class SafetyFilter:
 
         """
         return self._rules.certify(self.limits, state, proposed)
+
+    def violated(self, state: Mapping[str, np.ndarray]) -> np.ndarray:
+        """`[N]` bool: the measured `state` breaks one of the robot's limits (a constraint-violation step)."""
+        return self._rules.violated(self.limits, state)
 
     def fallback(self, state: Mapping[str, np.ndarray]) -> np.ndarray:
         """The robot's fallback command `[N, n_cmd]` float64 for `state` (hold, level-and-descend, stop)."""

@@ -39,6 +39,14 @@ def fallback_mobile_base(limits: MobileBaseLimits, state: Mapping[str, np.ndarra
     return np.zeros((len(state["last_applied"]), 2))
 
 
+def violated_mobile_base(limits: MobileBaseLimits, state: Mapping[str, np.ndarray]) -> np.ndarray:
+    """`[N]` bool: an obstacle inside the footprint plus the stop distance.
+
+    `lidar_ranges_m` `[N, n_beams]` m, from the base's centre.
+    """
+    return state["lidar_ranges_m"].min(axis=1) < limits.footprint_radius_m + limits.stop_distance_m
+
+
 def twist_bounds(limits: MobileBaseLimits, last_applied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Allowed command `[lo, hi]` `[N, 2]` from the velocity limits and the acceleration limits (step 1)."""
     lo = np.maximum(np.minimum(last_applied - limits.command_step, 0.0), limits.command_low)

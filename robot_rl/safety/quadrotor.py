@@ -151,6 +151,19 @@ def geofence_violations(
     return low, high
 
 
+def violated_quadrotor(limits: QuadrotorLimits, state: Mapping[str, np.ndarray]) -> np.ndarray:
+    """`[N]` bool: the measured state breaks a limit.
+
+    Outside the geofence box (`position_m` `[N, 3]` m) or tilted beyond `tilt_max_rad` (`quat_wxyz` `[N, 4]`: the
+    body z axis's angle from vertical).
+    """
+    p = state["position_m"]
+    outside = ((p < limits.geofence_low_m) | (p > limits.geofence_high_m)).any(axis=1)
+    w, x, y, z = (state["quat_wxyz"][:, i] for i in range(4))
+    up_z = 1 - 2 * (x * x + y * y)  # R[2, 2] of a unit quaternion
+    return outside | (up_z < np.cos(limits.tilt_max_rad) * (w * w + x * x + y * y + z * z))
+
+
 def brake_command(limits: QuadrotorLimits, rot: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Braking command `[N, 4]` for violated faces `low`, `high` `[N, 3]` bool (see module docstring, step 2)."""
     accel = BRAKE_FACTOR * limits.brake_accel_m_s2 * (low.astype(np.float64) - high)

@@ -75,3 +75,24 @@ def test_randomization_changes_parameters_between_episodes_and_nominal_is_fixed(
 
 def test_expected_envs_registered():
     assert set(envs.ENVS) == {"robot_rl/ArmReach-v0", "robot_rl/QuadrotorHover-v0", "robot_rl/MobileBaseGoal-v0"}
+
+
+def test_the_safety_filter_in_the_loop_reports_changes_events_violations_and_task_error():
+    from robot_rl.envs import make_vec
+    from robot_rl.envs.rollout import run_episodes
+
+    env = make_vec("robot_rl/MobileBaseGoal-v0", 2, randomize=False, safety_filter=True)
+    env.reset(seed=0)
+    # full speed from rest: the filter limits the acceleration (2.5 m/s^2: 0.125 m/s per 50 ms step)
+    _, _, _, _, info = env.step(np.array([[1.0, 0.0], [0.0, 0.0]]))
+    assert info["safety_changed"].tolist() == [True, False]
+    assert info["applied_action"][0, 0] == pytest.approx(0.125)
+    assert set(info["safety_events"]) == set(env.core.safety.event_names)
+    assert info["constraint_violated"].shape == (2,) and np.isfinite(info["task_error"]).all()
+    details: list[dict] = []
+    results = run_episodes(env, lambda obs: np.tile([1.0, 0.0], (len(obs), 1)), 2, seed=1, details=details)
+    assert len(details) == len(results) == 2
+    for d, (_, _, _, length, _) in zip(details, results, strict=True):
+        assert 0 < d["filter_share"] <= 1 and d["events"] and d["task_error"] >= 0  # the ramp, at least
+        assert 0 <= d["violation_steps"] <= length
+    env.close()

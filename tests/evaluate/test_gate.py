@@ -9,14 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from robot_rl.evaluate.gate_suite import GateSuite, Thresholds, build_cases, load_suite, sweep_values
+from robot_rl.evaluate.stats import cvar
 from robot_rl.policy import load_card
 from robot_rl.policy.card import save_card
 from robot_rl.policy.gate import REPORT_FILE, SUITE_FILE, gate_status
 from robot_rl.robots import RangeSpec, load_robot
 from robot_rl.robots.spec import RobotSpecError
+from robot_rl.safety.filter import SafetyFilter
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = """robot: arm
@@ -67,6 +70,10 @@ def test_the_gate_passes_writes_its_report_and_chains_the_verdict(policy, tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout)
     assert out["passed"] and out["reasons"] == [] and len(out["cases"]) == 2 + 3 * 6 + 2
+    for case in out["cases"]:  # task error at the ends (m), its CVaR, the filter in the loop, violations
+        assert 0 <= case["task_error"] <= case["task_error_cvar"] < 1.0
+        assert 0 <= case["filter_share"] <= 1 and case["violation_steps"] >= 0
+        assert set(case["filter_events"]) <= set(SafetyFilter.for_robot(load_robot("arm")).event_names)
     assert (policy / SUITE_FILE).read_text() == (tmp_path / "suite.yaml").read_text()
     page = (policy / REPORT_FILE).read_text()
     assert "PASSED" in page and "data:image/png;base64," in page and "http" not in page.split("<body>")[1]
@@ -106,3 +113,10 @@ def test_bad_suites_are_refused_naming_the_field(policy, tmp_path):
 def test_the_default_suites_load(robot):
     spec = load_robot(robot)
     assert load_suite(ROOT / "sim" / robot / "gate.yaml", spec).robot == robot
+
+
+def test_cvar_by_hand():
+    assert cvar([1.0, 2.0, 3.0, 4.0], 0.5) == 3.5  # the worst half: 3 and 4
+    assert cvar([1.0, 2.0, 3.0], 0.5) == 2.5  # ceil(1.5) = 2 worst
+    assert cvar([5.0], 0.5) == 5.0 and cvar([1.0, float("nan"), 3.0], 0.5) == 3.0
+    assert np.isnan(cvar([], 0.5))

@@ -104,7 +104,8 @@ class ArmReachTask:
         }
         failure = crash | breach
         terms["failure"] = failure.astype(np.float64)
-        return Outcome(terms=terms, success=success & ~failure, failure=failure, terminal=success | failure)
+        return Outcome(terms=terms, success=success & ~failure, failure=failure, terminal=success | failure,
+                       error=distance)
 
     def task_info(self) -> dict[str, np.ndarray]:
         """The reach targets `[N, 3]` m."""

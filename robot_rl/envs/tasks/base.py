@@ -25,6 +25,8 @@ class Outcome:
         success: the task is achieved now (the episode ends with `is_success` when `terminal` too, or at timeout).
         failure: crash, limit breach or leaving the arena; ends the episode as a failure.
         terminal: the episode ends now (success that ends the episode, or failure).
+        error: the task error now, in the task's unit (arm: fingertip to target, quadrotor: to the setpoint, mobile
+            base: to the goal, m); the release gate reports its statistics at the episodes' ends.
 
     """
 
@@ -32,6 +34,7 @@ class Outcome:
     success: np.ndarray
     failure: np.ndarray
     terminal: np.ndarray
+    error: np.ndarray | None = None
 
 
 class Task(Protocol):

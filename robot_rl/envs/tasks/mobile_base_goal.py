@@ -141,7 +141,8 @@ class MobileBaseGoalTask:
         }
         self._prev_distance = distance
         failure = collision | outside | tipped
-        return Outcome(terms=terms, success=success & ~failure, failure=failure, terminal=success | failure)
+        return Outcome(terms=terms, success=success & ~failure, failure=failure, terminal=success | failure,
+                       error=distance)
 
     def task_info(self) -> dict[str, np.ndarray]:
         """Goals `[N, 2]` m and obstacle centres `[N, n, 2]` m."""

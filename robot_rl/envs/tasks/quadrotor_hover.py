@@ -112,7 +112,7 @@ class QuadrotorHoverTask:
         failure = (state["position_m"][:, 2] < c.ground_clearance_m) | (distance > c.arena_radius_m)
         failure |= rate > c.max_rate_rad_s
         success = (distance < c.success_position_m) & (speed < c.success_velocity_m_s) & ~failure
-        return Outcome(terms=terms, success=success, failure=failure, terminal=failure)
+        return Outcome(terms=terms, success=success, failure=failure, terminal=failure, error=distance)
 
     def task_info(self) -> dict[str, np.ndarray]:
         """The setpoints `[N, 3]` m."""
