@@ -64,17 +64,24 @@ class BatchedRobotEnv:
         task_config: Mapping[str, Any] | None = None,
         reward_scales: Mapping[str, float] | None = None,
         safety_filter: bool = False,
+        state_drop_prob: float = 0.0,
     ) -> None:
         """Build the envs; with `safety_filter`, every proposed command is certified by the robot's filter first.
 
         As the deployed controller does (fresh, finite inputs, no e-stop); `info` then carries `safety_changed` `[N]`
         bool, `safety_events` `{name: [N] bool}` and `constraint_violated` `[N]` bool (the state beyond a limit).
+        `state_drop_prob`: each step, each env's state message is lost with this probability: the controller keeps
+        the last observation and state it received, whose age grows (the filter's watchdog falls back after
+        robot.yaml's `watchdog_periods`); `info["state_dropped"]` `[N]` bool.
         """
+        if not 0 <= state_drop_prob < 1:
+            raise ValueError(f"state_drop_prob must be in [0, 1), got {state_drop_prob}")
         if not isinstance(randomize, (bool, str, Path)):
             raise TypeError(f"randomize must be True, False or a path to a ranges YAML, got {randomize!r}")
         self.entry, self.num_envs, self.backend_name = entry, num_envs, backend
         self.spec = spec = load_robot(entry.robot)
         self.safety = SafetyFilter.for_robot(spec) if safety_filter else None
+        self.state_drop_prob = state_drop_prob
         self.ranges = resolve_ranges(spec, randomize, calibration)
         self.plant = PLANTS[spec.kind](spec, backend, num_envs)
         self.nominal = self.plant.nominal_parameters()
@@ -89,6 +96,11 @@ class BatchedRobotEnv:
         self.params = {k: np.full(num_envs, v, dtype=np.float64) for k, v in self.nominal.items()}
         self.last_action = np.zeros((num_envs, len(self.action_low)))
         self.steps = np.zeros(num_envs, dtype=int)
+        self.state: dict[str, np.ndarray] = {}
+        """The latest measured state the controller received (`state_drop_prob`), what the safety filter sees."""
+        self.last_obs: np.ndarray | None = None
+        self.input_age_s = np.zeros(num_envs)
+        """Age of the state the controller holds, s (0 unless messages are dropped)."""
         self.rng = np.random.default_rng()
         self.state_at_reset: dict[str, np.ndarray] = {}
         """The measured state the last `reset` observed (the plant's named arrays)."""
@@ -148,8 +160,15 @@ class BatchedRobotEnv:
         self._queue[ids] = command[:, None, :]
         self.last_action[ids] = command
         self.steps[ids] = 0
-        self.state_at_reset = self.state = self.plant.read_state(self.rng)
-        return self._observe(self.state_at_reset)
+        self.state_at_reset = self.plant.read_state(self.rng)
+        obs = self._observe(self.state_at_reset)
+        self.input_age_s[ids] = 0.0
+        if not self.state_drop_prob or self.last_obs is None:
+            self.state, self.last_obs = self.state_at_reset, obs.copy()
+        else:  # the others keep what they last received
+            self.state = _merge(self.state, _rows(self.state_at_reset, ids), ids)
+            self.last_obs[ids] = obs[ids]
+        return obs
 
     def _observe(self, state: Mapping[str, np.ndarray]) -> np.ndarray:
         obs = self.task.observe(state, self.last_action)
@@ -173,11 +192,21 @@ class BatchedRobotEnv:
         latency = self.params["action_latency_steps"].astype(int)
         executed = self._queue[np.arange(self.num_envs), latency]
         self.plant.control_step(executed, self.rng)
-        self.state = state = self.plant.read_state(self.rng)
+        state = self.plant.read_state(self.rng)
         outcome = self.task.evaluate(state, applied, self.last_action)
         self.last_action = applied
         self.steps += 1
         obs = self._observe(state)
+        dropped = np.zeros(self.num_envs, dtype=bool)
+        if self.state_drop_prob:  # what the controller has: the last state and observation it received
+            dropped = self.rng.random(self.num_envs) < self.state_drop_prob
+            received = np.flatnonzero(~dropped)
+            self.state = _merge(self.state, _rows(state, received), received)
+            self.input_age_s = np.where(dropped, self.input_age_s + self.control_dt_s, 0.0)
+            self.last_obs[received] = obs[received]
+            obs = self.last_obs.copy()
+        else:
+            self.state = state
         scaled = {k: self.task.reward_scales[k] * v for k, v in outcome.terms.items()}
         reward = np.sum(list(scaled.values()), axis=0)
         terminated = outcome.terminal.copy()
@@ -194,6 +223,7 @@ class BatchedRobotEnv:
             "params": {k: v.copy() for k, v in self.params.items()},
             "task": self.task.task_info(),
             "state": state,
+            "state_dropped": dropped,
             "task_error": np.array(outcome.error if outcome.error is not None else np.full(self.num_envs, np.nan)),
         }
         if self.safety is not None:
@@ -204,8 +234,8 @@ class BatchedRobotEnv:
     def _certify(self, proposed: np.ndarray) -> dict[str, Any]:
         """The safety filter on `proposed` `[N, n_cmd]` against the latest measured state."""
         n = self.num_envs
-        guards = {"inputs_finite": np.ones(n, dtype=bool), "input_age_s": np.zeros(n), "estop": np.zeros(n, bool),
-                  "last_applied": self.last_action}
+        guards = {"inputs_finite": np.ones(n, dtype=bool), "input_age_s": self.input_age_s.copy(),
+                  "estop": np.zeros(n, bool), "last_applied": self.last_action}
         certified, events = self.safety.certify({**self.state, **guards}, proposed)
         changed = ~np.isclose(certified, proposed, rtol=0.0, atol=1e-9).all(axis=1)
         return {"certified": certified, "changed": changed, "events": events}
@@ -213,3 +243,16 @@ class BatchedRobotEnv:
     def close(self) -> None:
         """Release the physics engine."""
         self.plant.backend.close()
+
+
+def _rows(state: Mapping[str, np.ndarray], ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Rows `ids` of every `[N, ...]` array of a state."""
+    return {k: np.asarray(v)[ids] for k, v in state.items()}
+
+
+def _merge(state: Mapping[str, np.ndarray], rows: Mapping[str, np.ndarray], ids: np.ndarray) -> dict[str, np.ndarray]:
+    """`state` with rows `ids` replaced by `rows` (copies; the full arrays of `state` when `ids` covers all)."""
+    out = {k: np.array(v, copy=True) for k, v in state.items()}
+    for k, v in rows.items():
+        out[k][ids] = v
+    return out

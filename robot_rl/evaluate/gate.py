@@ -74,7 +74,7 @@ def run_case(policy_dir: Path, case: Case, episodes: int, seed: int, scratch: Pa
         randomize.write_text(yaml.safe_dump({"randomization": ranges}))
     details: list[dict] = []
     stats = evaluate_policy(policy_dir, episodes, case.backend, randomize, seed=seed, safety_filter=True,
-                            details=details)
+                            details=details, env_options=case.env_options)
     k = round(stats.success_rate * stats.episodes)
     low, high = wilson_interval(k, stats.episodes)
     passed = case.threshold is None or low >= case.threshold

@@ -19,11 +19,11 @@ A suite is YAML (`sim/<robot>/gate.yaml` is the robot's default):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from robot_rl.robots import RangeSpec, RobotSpec
 from robot_rl.robots.spec import RobotSpecError, StrictModel, format_validation_error, read_yaml
@@ -50,7 +50,17 @@ class GateSuite(StrictModel):
     sweep_points: int = Field(default=5, ge=0)
     latency_steps: list[int] = Field(default_factory=lambda: [1, 2])
     noise_factors: list[float] = Field(default_factory=lambda: [2.0, 3.0])
+    drop_probabilities: list[float] = Field(default_factory=lambda: [0.2, 0.5])
+    """Stress: each step's state message is lost with this probability (the controller keeps the last one; after
+    the watchdog's periods the safety filter's fallback acts)."""
     thresholds: Thresholds
+
+    @field_validator("drop_probabilities")
+    @classmethod
+    def _probabilities(cls, v: list[float]) -> list[float]:
+        if any(not 0 <= p < 1 for p in v):
+            raise ValueError(f"each must be in [0, 1), got {v}")
+        return v
 
 
 def load_suite(path: str | Path, spec: RobotSpec) -> GateSuite:
@@ -79,6 +89,8 @@ class Case:
     """Minimum Wilson lower bound of the success rate; None: reported only (sweep points beyond training)."""
     parameter: str = ""
     value: float = float("nan")
+    env_options: dict[str, float] = field(default_factory=dict)
+    """Keyword arguments of the case's env beyond its ranges (`state_drop_prob`)."""
 
 
 def sweep_values(r: RangeSpec, points: int) -> np.ndarray:
@@ -124,4 +136,7 @@ def build_cases(suite: GateSuite, spec: RobotSpec) -> list[Case]:
         scaled = RangeSpec(distribution=noise.distribution, low=noise.low * f, high=noise.high * f, unit=noise.unit)
         cases.append(Case(f"observation noise x{f:g}", "stress", "mujoco",
                           ranges | {"observation_noise_scale": scaled}, t.stress, "observation_noise_scale", f))
+    for p in suite.drop_probabilities:
+        cases.append(Case(f"state messages dropped {p:.0%}", "stress", "mujoco", ranges, t.stress,
+                          "state_drop_prob", p, {"state_drop_prob": p}))
     return cases

@@ -26,6 +26,7 @@ def evaluate_policy(
     reality: Mapping[str, float] | None = None,
     safety_filter: bool = False,
     details: list[dict[str, Any]] | None = None,
+    env_options: Mapping[str, Any] | None = None,
 ) -> EpisodeStats:
     """Run the policy in `policy_dir` for `episodes` episodes in its task, split evenly over `num_envs` envs.
 
@@ -40,6 +41,7 @@ def evaluate_policy(
         reality: fixed physical parameters by name (a hidden reality, the others nominal) instead of `randomize`'s
             draws; noise, starts and disturbances still come from `seed`.
         safety_filter: certify every command with the robot's safety filter first, as on the robot.
+        env_options: further keyword arguments of the env (`state_drop_prob`).
         details: receives one dict per episode (task error at its end; with the filter, its share, events and
             constraint-violation steps: `robot_rl.envs.rollout.EpisodeDetails`).
 
@@ -53,7 +55,8 @@ def evaluate_policy(
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     policy = OnnxPolicy.load(policy_dir)
     num_envs = max(1, min(num_envs, episodes))
-    env = make_vec(policy.card.env_id, num_envs, backend=backend, randomize=randomize, safety_filter=safety_filter)
+    env = make_vec(policy.card.env_id, num_envs, backend=backend, randomize=randomize, safety_filter=safety_filter,
+                   **(env_options or {}))
     if reality is not None:
         env.core.fix_parameters(reality)
     return run_measured(env, policy.act, episodes, seed, f"onnx:{Path(policy_dir).name}",

@@ -96,3 +96,23 @@ def test_the_safety_filter_in_the_loop_reports_changes_events_violations_and_tas
         assert 0 < d["filter_share"] <= 1 and d["events"] and d["task_error"] >= 0  # the ramp, at least
         assert 0 <= d["violation_steps"] <= length
     env.close()
+
+
+def test_dropped_state_messages_keep_the_last_observation_and_age_it_until_the_watchdog_falls_back():
+    from robot_rl.envs import make_vec
+
+    env = make_vec("robot_rl/MobileBaseGoal-v0", 8, randomize=False, safety_filter=True, state_drop_prob=0.9)
+    obs, _ = env.reset(seed=3)
+    watchdog = env.core.spec.safety.watchdog_periods * env.core.control_dt_s
+    fell_back = 0
+    for _ in range(12):
+        previous, stale = obs.copy(), env.core.input_age_s > watchdog + 1e-9
+        obs, _, term, trunc, info = env.step(np.tile([0.5, 0.0], (8, 1)))
+        kept = info["state_dropped"] & ~(term | trunc)
+        np.testing.assert_array_equal(obs[kept], previous[kept])  # a lost message: the last observation again
+        assert (info["safety_events"]["stale"] == stale).all()  # the filter sees the age of what it holds
+        fell_back += int(stale.sum())
+    assert fell_back > 0
+    with pytest.raises(ValueError, match="state_drop_prob must be in"):
+        make_vec("robot_rl/MobileBaseGoal-v0", 1, state_drop_prob=1.0)
+    env.close()

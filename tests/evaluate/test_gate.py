@@ -57,6 +57,9 @@ def test_cases_of_a_suite():
     gain = [c for c in cases if c.parameter == "actuator_gain_scale"]
     assert [c.value for c in gain] == pytest.approx([0.6, 1.0, 1.4])  # trained 0.8-1.2: twice its width
     assert [c.threshold for c in gain] == [None, 0.7, None]  # beyond the trained range: reported only
+    drop = [c for c in cases if c.parameter == "state_drop_prob"]  # the default 20 % and 50 %
+    assert [c.env_options for c in drop] == [{"state_drop_prob": 0.2}, {"state_drop_prob": 0.5}]
+    assert [c.name for c in drop] == ["state messages dropped 20%", "state messages dropped 50%"]
     lat = next(c for c in cases if c.name == "latency +2 steps").ranges["action_latency_steps"]
     assert (lat.low, lat.high) == (2, 3)
     assert sweep_values(RangeSpec(distribution="uniform", low=0.0, high=0.5, unit="kg"), 3).tolist() == [0, 0.25, 0.75]
@@ -69,7 +72,7 @@ def test_the_gate_passes_writes_its_report_and_chains_the_verdict(policy, tmp_pa
     result = _gate(policy, tmp_path / "suite.yaml")
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout)
-    assert out["passed"] and out["reasons"] == [] and len(out["cases"]) == 2 + 3 * 6 + 2
+    assert out["passed"] and out["reasons"] == [] and len(out["cases"]) == 2 + 3 * 6 + 2 + 2  # + dropped 20/50 %
     for case in out["cases"]:  # task error at the ends (m), its CVaR, the filter in the loop, violations
         assert 0 <= case["task_error"] <= case["task_error_cvar"] < 1.0
         assert 0 <= case["filter_share"] <= 1 and case["violation_steps"] >= 0
@@ -97,6 +100,8 @@ def test_bad_suites_are_refused_naming_the_field(policy, tmp_path):
     bad = {"robot: arm\nthresholds: {nominal: 2, randomized: 0.5, stress: 0.5}\n": "field 'thresholds.nominal'",
            "robot: arm\nepisodes: 0\nthresholds: {nominal: 1, randomized: 0.5, stress: 0.5}\n": "field 'episodes'",
            "robot: arm\n": "field 'thresholds'",
+           "robot: arm\ndrop_probabilities: [1.0]\nthresholds: {nominal: 1, randomized: 0.5, stress: 0.5}\n":
+               "field 'drop_probabilities'",
            "robot: quadrotor\nthresholds: {nominal: 1, randomized: 0.5, stress: 0.5}\n": "the suite is for 'quadrotor'"}
     for text, field in bad.items():
         (tmp_path / "s.yaml").write_text(text)
