@@ -65,6 +65,7 @@ class BatchedRobotEnv:
         reward_scales: Mapping[str, float] | None = None,
         safety_filter: bool = False,
         state_drop_prob: float = 0.0,
+        record_qpos: bool = False,
     ) -> None:
         """Build the envs; with `safety_filter`, every proposed command is certified by the robot's filter first.
 
@@ -72,7 +73,8 @@ class BatchedRobotEnv:
         bool, `safety_events` `{name: [N] bool}` and `constraint_violated` `[N]` bool (the state beyond a limit).
         `state_drop_prob`: each step, each env's state message is lost with this probability: the controller keeps
         the last observation and state it received, whose age grows (the filter's watchdog falls back after
-        robot.yaml's `watchdog_periods`); `info["state_dropped"]` `[N]` bool.
+        robot.yaml's `watchdog_periods`); `info["state_dropped"]` `[N]` bool. `record_qpos`: `info["qpos"]` `[N, nq]`,
+        MuJoCo's generalized positions after the step (to render episodes afterwards; MuJoCo backend only).
         """
         if not 0 <= state_drop_prob < 1:
             raise ValueError(f"state_drop_prob must be in [0, 1), got {state_drop_prob}")
@@ -81,7 +83,7 @@ class BatchedRobotEnv:
         self.entry, self.num_envs, self.backend_name = entry, num_envs, backend
         self.spec = spec = load_robot(entry.robot)
         self.safety = SafetyFilter.for_robot(spec) if safety_filter else None
-        self.state_drop_prob = state_drop_prob
+        self.state_drop_prob, self.record_qpos = state_drop_prob, record_qpos and backend == "mujoco"
         self.ranges = resolve_ranges(spec, randomize, calibration)
         self.plant = PLANTS[spec.kind](spec, backend, num_envs)
         self.nominal = self.plant.nominal_parameters()
@@ -226,6 +228,8 @@ class BatchedRobotEnv:
             "state_dropped": dropped,
             "task_error": np.array(outcome.error if outcome.error is not None else np.full(self.num_envs, np.nan)),
         }
+        if self.record_qpos:
+            info["qpos"] = np.stack([d.qpos.copy() for d in self.plant.backend.datas])
         if self.safety is not None:
             info |= {"safety_changed": filtered["changed"], "safety_events": filtered["events"],
                      "constraint_violated": self.safety.violated(state)}

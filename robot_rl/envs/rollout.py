@@ -76,13 +76,20 @@ def limit_hits(info: dict, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 class EpisodeDetails:
     """Per-env counts of the running episodes beyond the return: safety-filter changes, events, violations."""
 
-    def __init__(self, num_envs: int) -> None:
+    def __init__(self, num_envs: int, trace: str | None = None) -> None:
+        """`trace`: a state quantity (e.g. 'position_m') kept step by step, with MuJoCo's qpos where `info` has it."""
         self.changed = np.zeros(num_envs, dtype=int)
         self.violations = np.zeros(num_envs, dtype=int)
         self.events: dict[str, np.ndarray] = {}
+        self.trace = trace
+        self.steps: list[list[tuple[np.ndarray, np.ndarray | None]]] = [[] for _ in range(num_envs)]
 
     def add(self, info: dict[str, Any]) -> None:
         """Count one step's `safety_changed`, `safety_events` and `constraint_violated` (when the env has them)."""
+        if self.trace is not None:
+            qpos = info.get("qpos")
+            for i, row in enumerate(np.asarray(info["state"][self.trace])):
+                self.steps[i].append((row.copy(), None if qpos is None else qpos[i]))
         if "safety_changed" not in info:
             return
         self.changed += info["safety_changed"]
@@ -97,6 +104,10 @@ class EpisodeDetails:
         `violation_steps` (the last three only with the filter on).
         """
         out: dict[str, Any] = {"task_error": float(info["task_error"][i])}
+        if self.trace is not None:
+            out["trace"] = np.stack([p for p, _ in self.steps[i]])
+            if self.steps[i][0][1] is not None:
+                out["qpos"] = np.stack([q for _, q in self.steps[i]])
         if "safety_changed" in info:
             out |= {"filter_share": float(self.changed[i] / length), "violation_steps": int(self.violations[i]),
                     "events": {k: int(v[i]) for k, v in self.events.items() if v[i]}}
@@ -107,6 +118,7 @@ class EpisodeDetails:
         self.changed[i] = self.violations[i] = 0
         for v in self.events.values():
             v[i] = 0
+        self.steps[i] = []
 
 
 def run_episodes(
@@ -118,6 +130,7 @@ def run_episodes(
     label: str | None = None,
     commands: list[np.ndarray] | None = None,
     details: list[dict[str, Any]] | None = None,
+    trace_key: str | None = None,
 ) -> list[EpisodeResult]:
     """Run `act` (observations `[N, n_obs]` -> commands `[N, n_cmd]`) until each env finished its quota.
 
@@ -127,7 +140,9 @@ def run_episodes(
     results: row 0 the command in force when the episode started (the task's reset command), then the command
     applied at each step (after the env's sanitizing), in robot units. `details`, when given, receives one dict per
     counted episode, in the order of the results (`EpisodeDetails`): the task error at its end and, with the env's
-    safety filter on, the share of steps it changed, its events by name and the constraint-violation steps.
+    safety filter on, the share of steps it changed, its events by name and the constraint-violation steps; with
+    `trace_key` (a state quantity), its value at every step (`trace` `[length, ...]`) and MuJoCo's qpos (`qpos`) where
+    the env records it.
 
     Returns:
         One `(return, success, failure, length, limit-hit fraction)` tuple per episode.
@@ -142,7 +157,7 @@ def run_episodes(
     trace = np.zeros((env.num_envs, env.core.task.max_episode_steps + 1, len(low)))
     trace[:, 0] = env.core.last_action
     results: list[EpisodeResult] = []
-    tally = EpisodeDetails(env.num_envs)
+    tally = EpisodeDetails(env.num_envs, trace_key)
     while (done_count < quota).any():
         obs, reward, term, trunc, info = env.step(act(obs))
         ret += reward

@@ -16,7 +16,8 @@ from robot_rl.evaluate.smoothness import command_smoothness
 
 def run_measured(env: RobotVectorEnv, act: Callable[[np.ndarray], np.ndarray], episodes: int, seed: int,
                  controller: str, randomized: bool, reset: Callable[[np.ndarray], None] | None = None,
-                 progress: bool = False, details: list[dict[str, Any]] | None = None) -> EpisodeStats:
+                 progress: bool = False, details: list[dict[str, Any]] | None = None,
+                 trace_key: str | None = None) -> EpisodeStats:
     """Run `act` on `env` for `episodes` episodes, close `env`, summarize with the commands' smoothness.
 
     `controller` names what acted in the stats; `reset(env_ids)` is told which envs started a new episode;
@@ -27,7 +28,7 @@ def run_measured(env: RobotVectorEnv, act: Callable[[np.ndarray], np.ndarray], e
     start = time.perf_counter()
     try:
         results = run_episodes(env, act, episodes, seed, reset, f"{env_id} [{backend}]" if progress else None,
-                               commands, details)
+                               commands, details, trace_key)
     finally:
         env.close()
     smooth = command_smoothness(commands, env.core.action_low, env.core.action_high, 1.0 / env.control_dt_s)

@@ -20,8 +20,9 @@ import numpy as np
 import yaml
 
 from robot_rl.evaluate.executor import make_executor
-from robot_rl.evaluate.gate_report import write_report
+from robot_rl.evaluate.gate_report import worst_section, write_report
 from robot_rl.evaluate.gate_suite import Case, build_cases, load_suite
+from robot_rl.evaluate.gate_worst import render_frames, weakest, worst_episodes
 from robot_rl.evaluate.policy_eval import evaluate_policy
 from robot_rl.evaluate.stats import cvar, wilson_interval
 from robot_rl.policy import load_card
@@ -64,17 +65,21 @@ class CaseResult:
     """Safety-filter events by kind: steps summed over the case's episodes."""
 
 
+def case_randomize(case: Case, scratch: Path) -> bool | Path:
+    """`evaluate_policy`'s `randomize` for `case`: False (nominal) or its ranges written to a YAML in `scratch`."""
+    if case.ranges is None:
+        return False
+    scratch.mkdir(parents=True, exist_ok=True)
+    path = scratch / "ranges.yaml"  # read once, when the case's env is built
+    path.write_text(yaml.safe_dump({"randomization": {k: v.model_dump() for k, v in case.ranges.items()}}))
+    return path
+
+
 def run_case(policy_dir: Path, case: Case, episodes: int, seed: int, scratch: Path) -> CaseResult:
     """Evaluate `policy_dir` under `case` (its ranges written to a YAML in `scratch`)."""
-    randomize: bool | Path = False
-    scratch.mkdir(parents=True, exist_ok=True)
-    if case.ranges is not None:  # read once, when the case's env is built
-        randomize = scratch / "ranges.yaml"
-        ranges = {k: v.model_dump() for k, v in case.ranges.items()}
-        randomize.write_text(yaml.safe_dump({"randomization": ranges}))
     details: list[dict] = []
-    stats = evaluate_policy(policy_dir, episodes, case.backend, randomize, seed=seed, safety_filter=True,
-                            details=details, env_options=case.env_options)
+    stats = evaluate_policy(policy_dir, episodes, case.backend, case_randomize(case, scratch), seed=seed,
+                            safety_filter=True, details=details, env_options=case.env_options)
     k = round(stats.success_rate * stats.episodes)
     low, high = wilson_interval(k, stats.episodes)
     passed = case.threshold is None or low >= case.threshold
@@ -101,6 +106,24 @@ def case_job(files: dict[str, bytes], case: Case, episodes: int, seed: int) -> C
         for name, data in files.items():
             (folder / name).write_bytes(data)
         return run_case(folder, case, episodes, seed, Path(tmp) / "scratch")
+
+
+def worst_of(folder: Path, spec: RobotSpec, cases: list[Case], results: list[CaseResult], episodes: int, seed: int,
+             progress: Callable[[str], None]) -> str:
+    """The report's worst-episodes section: the weakest case run again here, its worst episodes rendered."""
+    i = weakest(results)
+    progress(f"  worst episodes: {results[i].name} again with trajectories, frames rendered offscreen")
+    with tempfile.TemporaryDirectory() as tmp:
+        worst = worst_episodes(folder, spec, cases[i], case_randomize(cases[i], Path(tmp)), episodes, seed)
+    frames, note = [], ""
+    for ep in worst:
+        try:
+            frames.append(render_frames(spec, ep["qpos"]) if "qpos" in ep else None)
+        except RuntimeError as e:
+            frames.append(None)
+            note = str(e)
+    return worst_section(results[i].name, worst, frames, note or ("" if all(f is not None for f in frames) else
+                         "the case ran in PyBullet, whose states MuJoCo cannot draw"), spec.control_dt_s)
 
 
 def reasons(results: list[CaseResult]) -> list[str]:
@@ -153,7 +176,8 @@ def run_gate(policy_dir: str | Path, suite_path: str | Path | None = None, episo
     why = reasons(results)
     (folder / SUITE_FILE).parent.mkdir(exist_ok=True)
     (folder / SUITE_FILE).write_text(Path(suite_path).read_text())
-    write_report(folder / REPORT_FILE, folder, card.robot, results, not why, why, n)
+    write_report(folder / REPORT_FILE, folder, card.robot, results, not why, why, n,
+                 worst_of(folder, spec, cases, results, n, suite.seed, progress))
     verdict = record_verdict(folder, not why, why)
     progress(f"robot-rl gate: {'PASSED' if verdict.passed else 'FAILED'} in {time.perf_counter() - t0:.0f} s; "
              f"report {folder / REPORT_FILE}")

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 _STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse}"
           "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}"
           ".fail{background:#fdd}.pass{color:#070;font-size:1.4em}.failed{color:#b00;font-size:1.4em}"
@@ -57,14 +59,55 @@ def sweep_figure(results: Sequence[Any]) -> str:
     return _png(fig)
 
 
+def _image(rgb: Any) -> str:  # noqa: ANN401 - an image array [H, W, 3] uint8
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    plt.imsave(buf, rgb, format="png")
+    return f'<img alt="frames" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def worst_section(case: str, episodes: Sequence[dict[str, Any]], frames: Sequence[Any], note: str,
+                  dt_s: float) -> str:
+    """The worst episodes of the weakest case: positions vs time (one panel per axis), then each one's frames."""
+    if not episodes:
+        return ""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    axes_n = episodes[0]["trace"].shape[1]
+    fig, axes = plt.subplots(1, axes_n, figsize=(3.6 * axes_n, 2.8), squeeze=False)
+    for k, ep in enumerate(episodes):
+        t = (1 + np.arange(len(ep["trace"]))) * dt_s
+        for j, ax in enumerate(axes[0]):
+            ax.plot(t, ep["trace"][:, j], label=f"episode {ep['episode']} (error {ep['task_error']:.3f} m)",
+                    color=f"C{k}")
+            ax.set_title("xyz"[j] + " (m)", fontsize=9)
+            ax.set_xlabel("s")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    parts = [f"<h2>Worst episodes: {html.escape(case)}</h2><p>The weakest case (lowest success) run again with the "
+             f"same seed; its {len(episodes)} episodes that ended farthest from their goal. Frames: MuJoCo's "
+             f"offscreen renderer, from the first step to the last (obstacles and targets are not drawn).</p>",
+             _png(fig)]
+    for ep, rgb in zip(episodes, frames, strict=True):
+        parts.append(f"<p>episode {ep['episode']}: task error {ep['task_error']:.3f} m at its end, "
+                     f"{len(ep['trace'])} steps</p>" + (_image(rgb) if rgb is not None else ""))
+    if note:
+        parts.append(f"<p><i>frames not rendered: {html.escape(note)}</i></p>")
+    return "".join(parts)
+
+
 def _events(events: dict[str, int]) -> str:
     """'name n, ...' of a case's safety-filter events (empty when none)."""
     return html.escape(", ".join(f"{k} {v}" for k, v in events.items()))
 
 
 def write_report(path: Path, policy: Path, robot: str, results: Sequence[Any], passed: bool,
-                 reasons: Sequence[str], episodes: int) -> Path:
-    """Write the report: verdict, reasons, one row per case, the sweep curves."""
+                 reasons: Sequence[str], episodes: int, worst: str = "") -> Path:
+    """Write the report: verdict, reasons, one row per case, the sweep curves, `worst` (`worst_section`)."""
     rows = "".join(
         f"<tr class=\"{'' if r.passed else 'fail'}\"><td>{html.escape(r.name)}</td><td>{r.kind}</td>"
         f"<td>{r.success:.1%}</td><td>[{r.success_low:.2f}, {r.success_high:.2f}]</td>"
@@ -86,6 +129,7 @@ robot.yaml (joints or workspace, geofence or tilt, an obstacle inside footprint 
 <th>commands at a limit</th><th>task error</th><th>CVaR 0.5</th><th>violation steps</th><th>filter changed</th>
 <th>filter events</th><th></th></tr>{rows}</table>
 <h2>Success vs parameter, beyond the trained ranges</h2>{sweep_figure(results)}
+{worst}
 </body></html>"""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page)

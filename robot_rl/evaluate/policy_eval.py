@@ -27,6 +27,7 @@ def evaluate_policy(
     safety_filter: bool = False,
     details: list[dict[str, Any]] | None = None,
     env_options: Mapping[str, Any] | None = None,
+    trace_key: str | None = None,
 ) -> EpisodeStats:
     """Run the policy in `policy_dir` for `episodes` episodes in its task, split evenly over `num_envs` envs.
 
@@ -41,7 +42,8 @@ def evaluate_policy(
         reality: fixed physical parameters by name (a hidden reality, the others nominal) instead of `randomize`'s
             draws; noise, starts and disturbances still come from `seed`.
         safety_filter: certify every command with the robot's safety filter first, as on the robot.
-        env_options: further keyword arguments of the env (`state_drop_prob`).
+        env_options: further keyword arguments of the env (`state_drop_prob`, `record_qpos`).
+        trace_key: a state quantity to keep step by step in `details` (`robot_rl.envs.rollout.run_episodes`).
         details: receives one dict per episode (task error at its end; with the filter, its share, events and
             constraint-violation steps: `robot_rl.envs.rollout.EpisodeDetails`).
 
@@ -60,4 +62,5 @@ def evaluate_policy(
     if reality is not None:
         env.core.fix_parameters(reality)
     return run_measured(env, policy.act, episodes, seed, f"onnx:{Path(policy_dir).name}",
-                        randomize is not False and reality is None, progress=progress, details=details)
+                        randomize is not False and reality is None, progress=progress, details=details,
+                        trace_key=trace_key)

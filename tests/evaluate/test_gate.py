@@ -80,6 +80,8 @@ def test_the_gate_passes_writes_its_report_and_chains_the_verdict(policy, tmp_pa
     assert (policy / SUITE_FILE).read_text() == (tmp_path / "suite.yaml").read_text()
     page = (policy / REPORT_FILE).read_text()
     assert "PASSED" in page and "data:image/png;base64," in page and "http" not in page.split("<body>")[1]
+    assert "Worst episodes: " in page  # the weakest case again: trajectories, and frames where OpenGL renders
+    assert 'alt="frames"' in page or "frames not rendered: no offscreen OpenGL here" in page
     status = gate_status(policy)
     assert status.ok, status.summary
     assert load_card(policy / "card.yaml").gate.passed
@@ -125,3 +127,20 @@ def test_cvar_by_hand():
     assert cvar([1.0, 2.0, 3.0], 0.5) == 2.5  # ceil(1.5) = 2 worst
     assert cvar([5.0], 0.5) == 5.0 and cvar([1.0, float("nan"), 3.0], 0.5) == 3.0
     assert np.isnan(cvar([], 0.5))
+
+
+def test_the_weakest_case_and_its_frames():
+    from types import SimpleNamespace
+
+    from robot_rl.evaluate.gate_worst import FRAMES, render_frames, weakest
+
+    results = [SimpleNamespace(success=s, task_error_cvar=c) for s, c in [(1.0, 0.1), (0.5, 0.2), (0.5, 0.4)]]
+    assert weakest(results) == 2  # the lowest success; of those, the largest CVaR
+    arm = load_robot("arm")
+    qpos = np.tile(np.r_[arm.arm.home_rad, 0.0, 0.0], (10, 1))  # 7 joints and the two fingers
+    try:
+        frames = render_frames(arm, qpos)
+    except RuntimeError as e:
+        pytest.skip(f"no offscreen OpenGL here: {e}")
+    assert frames.shape == (240, FRAMES * 320, 3) and frames.dtype == np.uint8
+    assert frames.std() > 5  # a scene, not a blank image
