@@ -198,17 +198,7 @@ class BatchedRobotEnv:
         outcome = self.task.evaluate(state, applied, self.last_action)
         self.last_action = applied
         self.steps += 1
-        obs = self._observe(state)
-        dropped = np.zeros(self.num_envs, dtype=bool)
-        if self.state_drop_prob:  # what the controller has: the last state and observation it received
-            dropped = self.rng.random(self.num_envs) < self.state_drop_prob
-            received = np.flatnonzero(~dropped)
-            self.state = _merge(self.state, _rows(state, received), received)
-            self.input_age_s = np.where(dropped, self.input_age_s + self.control_dt_s, 0.0)
-            self.last_obs[received] = obs[received]
-            obs = self.last_obs.copy()
-        else:
-            self.state = state
+        obs, dropped = self._receive(state, self._observe(state))
         scaled = {k: self.task.reward_scales[k] * v for k, v in outcome.terms.items()}
         reward = np.sum(list(scaled.values()), axis=0)
         terminated = outcome.terminal.copy()
@@ -234,6 +224,21 @@ class BatchedRobotEnv:
             info |= {"safety_changed": filtered["changed"], "safety_events": filtered["events"],
                      "constraint_violated": self.safety.violated(state)}
         return obs, reward, terminated, truncated, info
+
+    def _receive(self, state: dict[str, np.ndarray], obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What the controller receives of this step's `state` and `obs`: the observation, and the lost mask `[N]`.
+
+        All of it, or with `state_drop_prob` the last of each env whose message is lost (its age grows).
+        """
+        if not self.state_drop_prob:
+            self.state = state
+            return obs, np.zeros(self.num_envs, dtype=bool)
+        dropped = self.rng.random(self.num_envs) < self.state_drop_prob
+        received = np.flatnonzero(~dropped)
+        self.state = _merge(self.state, _rows(state, received), received)
+        self.input_age_s = np.where(dropped, self.input_age_s + self.control_dt_s, 0.0)
+        self.last_obs[received] = obs[received]
+        return self.last_obs.copy(), dropped
 
     def _certify(self, proposed: np.ndarray) -> dict[str, Any]:
         """The safety filter on `proposed` `[N, n_cmd]` against the latest measured state."""

@@ -128,7 +128,7 @@ def worst_of(folder: Path, spec: RobotSpec, cases: list[Case], results: list[Cas
 
 def reasons(results: list[CaseResult]) -> list[str]:
     """Why the gate fails: one line per case under its threshold (empty: it passes)."""
-    return [f"{r.name}: success lower bound {r.success_low:.2f} < {r.threshold:g} ({r.success:.0%} of {r.episodes})"
+    return [f"{r.name}: success lower bound {r.success_low:.3f} < {r.threshold:g} ({r.success:.0%} of {r.episodes})"
             for r in results if not r.passed]
 
 

@@ -22,6 +22,7 @@ from robot_rl.sysid.gap import gap_table, mean_nrmse
 from robot_rl.sysid.logs import SysidError, check_excitation
 from robot_rl.sysid.replay import SysidLog, make_replay
 from robot_rl.sysid.report import write_report
+from robot_rl.sysid.slip import separate_slip
 
 WINDOW_S = 0.5
 """Fit window, s: each starts from the measured state."""
@@ -106,17 +107,10 @@ def calibrate(spec: RobotSpec, log: SysidLog, out: str | Path, params: Sequence[
                  max_latency=max_latency, generations=generations, seed=seed, progress=progress, map_jobs=map_jobs)
     separated: dict[str, Any] = {}
     if spread:
-        from robot_rl.sysid.slip import separate_slip  # noqa: PLC0415 - scipy's likelihood tools, mobile base only
-
         progress("  separating wheel radius and slip by the spread of per-tick wheel travel")
         result, separated = separate_slip(spec, log, result, train, fit_bounds(spec.randomization, spread)[spread[0]])
-    fitted = dict(result.values)
-    models = {"nominal": {}, "calibrated": fitted}
-    table = gap_table(spec, log, heldout, models)
-    train_table = gap_table(spec, log, train, {"calibrated": fitted}, (WINDOW_S,))
-    nrmse = {"train": mean_nrmse(train_table["calibrated"])[f"{WINDOW_S:g} s"],
-             "heldout": mean_nrmse(table["calibrated"])["full"],
-             "heldout_nominal": mean_nrmse(table["nominal"])["full"]}
+    models = {"nominal": {}, "calibrated": dict(result.values)}
+    table, nrmse = held_out_gap(spec, log, train, heldout, models)
     settings = {"window_s": WINDOW_S, "holdout": holdout, "search_windows": search_windows,
                 "max_latency": max_latency, "cma_generations": generations, "seed": seed,
                 "optimizer": "mujoco.sysid.optimize (scipy_parallel_fd)",
@@ -134,6 +128,16 @@ def calibrate(spec: RobotSpec, log: SysidLog, out: str | Path, params: Sequence[
     if report is not None:
         write_report(report, spec, doc, log, heldout, table, models, result.latency_costs, truth)
     return doc
+
+
+def held_out_gap(spec: RobotSpec, log: SysidLog, train: tuple[int, int], heldout: tuple[int, int],
+                 models: dict[str, dict[str, float]]) -> tuple[dict[str, dict[str, list[float]]], dict[str, float]]:
+    """The held-out gap table of `models` and the calibration's `nrmse` block (train at the window, held out full)."""
+    table = gap_table(spec, log, heldout, models)
+    train_table = gap_table(spec, log, train, {"calibrated": models["calibrated"]}, (WINDOW_S,))
+    return table, {"train": mean_nrmse(train_table["calibrated"])[f"{WINDOW_S:g} s"],
+                   "heldout": mean_nrmse(table["calibrated"])["full"],
+                   "heldout_nominal": mean_nrmse(table["nominal"])["full"]}
 
 
 def summary_lines(doc: dict[str, Any]) -> list[str]:

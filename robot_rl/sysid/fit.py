@@ -262,26 +262,10 @@ def fit(replay: WindowedReplay, search: WindowedReplay, bounds: Mapping[str, tup
     found = search_latency(search, bounds, replay.nominal, max_latency, generations, popsize, seed, progress)
     candidates = sorted(found, key=lambda k: found[k][0])[: refine_top or len(found)]
     costs = {k: v[0] for k, v in found.items()}
-
-    def refine_all(jobs: list[tuple[dict[str, float], int]]) -> list[tuple[dict[str, float], float]]:
-        if map_jobs is None:
-            return [refine_job_here(search, start, bounds, lat, max_iters) for start, lat in jobs]
-        return map_jobs(refine_job, [(search.recipe, start, bounds, lat, max_iters) for start, lat in jobs])
-
     progress(f"  refining {names} at latencies {candidates} on {len(search.starts)} windows (mujoco.sysid.optimize)"
              + ("" if map_jobs is None else ", as Ray tasks"))
-    starts: dict[int, dict[str, float]] = {}
-    for lat, (values, cost) in zip(candidates, refine_all(
-            [(dict(zip(names, found[lat][1], strict=True)), lat) for lat in candidates]), strict=True):
-        starts[lat], costs[lat] = values, cost
-    # second start: every other latency again from the best one's values. A delay and a lag trade off, so a poor
-    # global start at the true latency can end in a local minimum that its neighbour's optimum avoids (seen on a
-    # quadrotor: latency 0 stuck at cost 0.5 from its own start, 0.003 from latency 1's optimum)
-    lead = min(starts, key=lambda k: costs[k])
-    others = [k for k in candidates if k != lead]
-    for lat, (values, cost) in zip(others, refine_all([(starts[lead], lat) for lat in others]), strict=True):
-        if cost < costs[lat]:
-            starts[lat], costs[lat] = values, cost
+    starts = refine_latencies(search, {lat: dict(zip(names, found[lat][1], strict=True)) for lat in candidates},
+                              bounds, max_iters, costs, map_jobs)
     latency = min(starts, key=lambda k: costs[k])
     progress(f"  refining at latency {latency} steps on all {len(replay.starts)} windows")
     values, r, jac = refine(replay, starts[latency], bounds, latency, max_iters)
@@ -301,6 +285,31 @@ def fit(replay: WindowedReplay, search: WindowedReplay, bounds: Mapping[str, tup
         unidentifiable=unidentifiable_directions(jac, names, np.ones(len(names))),
         interval_inflation=dict(zip(names, inflation.round(4).tolist(), strict=True)),
         wall_s=time.perf_counter() - t0)
+
+
+def refine_latencies(search: WindowedReplay, starts: dict[int, dict[str, float]],
+                     bounds: Mapping[str, tuple[float, float]], max_iters: int, costs: dict[int, float],
+                     map_jobs: MapJobs | None) -> dict[int, dict[str, float]]:
+    """Refine every latency from its start, then every other one again from the best one's optimum.
+
+    A delay and a lag trade off, so a poor global start at the true latency can end in a local minimum that its
+    neighbour's optimum avoids (seen on a quadrotor: latency 0 stuck at cost 0.5 from its own start, 0.003 from
+    latency 1's optimum). Returns latency -> optimum; `costs` is updated in place (mean squared residual).
+    """
+    def refine_all(jobs: list[tuple[dict[str, float], int]]) -> list[tuple[dict[str, float], float]]:
+        if map_jobs is None:
+            return [refine_job_here(search, start, bounds, lat, max_iters) for start, lat in jobs]
+        return map_jobs(refine_job, [(search.recipe, start, bounds, lat, max_iters) for start, lat in jobs])
+
+    out: dict[int, dict[str, float]] = {}
+    for lat, (values, cost) in zip(starts, refine_all([(s, lat) for lat, s in starts.items()]), strict=True):
+        out[lat], costs[lat] = values, cost
+    lead = min(out, key=lambda k: costs[k])
+    others = [k for k in out if k != lead]
+    for lat, (values, cost) in zip(others, refine_all([(out[lead], lat) for lat in others]), strict=True):
+        if cost < costs[lat]:
+            out[lat], costs[lat] = values, cost
+    return out
 
 
 def refine_job_here(search: WindowedReplay, start: Mapping[str, float], bounds: Mapping[str, tuple[float, float]],

@@ -84,22 +84,31 @@ def test_a_bag_of_another_robot_is_refused(excited):
 
 
 QUAD_REALITY = ROOT / "sim" / "quadrotor" / "realities" / "heavy_worn_props.yaml"  # mass 0.032, kf 2.7e-10, tau 0.06
+BASE_REALITY = ROOT / "sim" / "mobile_base" / "realities" / "worn_wheels_slipping.yaml"  # r 0.074, slip 0.2, lat 1
+
+
+def _excite_quietly(robot: str, design: Excitation, seconds: int, reality: Path, bag: Path) -> int:
+    """`robot-rl sysid excite` of `design` on the simulated `robot` under `reality` over DDS; the bag's tick count.
+
+    Asserts the run succeeded and the safety filter never had to act (the excitation stays inside its limits).
+    """
+    path = write_excitation(bag.parent / "e.yaml", load_robot(robot), design, float(seconds))
+    result = subprocess.run(
+        [sys.executable, "-m", "robot_rl.cli.main", "sysid", "excite", f"launch/{robot}.yaml", "--duration",
+         str(seconds), "--record", str(bag), "--design", str(path), "--middleware", "dds", "--json",
+         "--set", f"sim_driver.reality_file={reality}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "ROS_DOMAIN_ID": fresh_domain_id()})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ticks = list(read_bag(bag, [TICK_TOPIC]))
+    events = {kv.value for m in ticks for kv in m.msg.status[0].values if kv.key == "events"}
+    assert events <= {""}
+    return len(ticks)
 
 
 def test_the_quadrotor_is_excited_closed_loop_and_identified(tmp_path):
     """The hover controller plus the file's perturbations, through the safety filter over DDS; then the fit."""
-    design = write_excitation(tmp_path / "e.yaml", load_robot("quadrotor"), Excitation("chirp", 0.4, 0.5, 10.0), 6.0)
-    result = subprocess.run(
-        [sys.executable, "-m", "robot_rl.cli.main", "sysid", "excite", "launch/quadrotor.yaml", "--duration", "6",
-         "--record", str(tmp_path / "bag"), "--design", str(design), "--middleware", "dds", "--json",
-         "--set", f"sim_driver.reality_file={QUAD_REALITY}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-        env={**os.environ, "ROS_DOMAIN_ID": fresh_domain_id()})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    ticks = list(read_bag(tmp_path / "bag", [TICK_TOPIC]))
-    assert len(ticks) >= 600
-    events = {kv.value for m in ticks for kv in m.msg.status[0].values if kv.key == "events"}
-    assert events <= {""}  # the perturbed hover never tripped the safety filter
+    assert _excite_quietly("quadrotor", Excitation("chirp", 0.4, 0.5, 10.0), 6, QUAD_REALITY, tmp_path / "bag") >= 600
     fit = _cli("sysid", "fit", str(tmp_path / "bag"), "--robot", "quadrotor", "--out", str(tmp_path / "q.yaml"),
                "--max-latency", "1", "--json")
     assert fit.returncode == 0, fit.stdout[-3000:] + fit.stderr[-3000:]
@@ -112,23 +121,9 @@ def test_the_quadrotor_is_excited_closed_loop_and_identified(tmp_path):
     assert ratio == pytest.approx(2.7e-10 / 0.032, rel=0.01)
 
 
-BASE_REALITY = ROOT / "sim" / "mobile_base" / "realities" / "worn_wheels_slipping.yaml"  # r 0.074, slip 0.2, lat 1
-
-
 def test_the_mobile_base_drives_its_square_and_radius_and_slip_are_separated(tmp_path):
     """UMBmark's bidirectional square through the safety filter over DDS; then radius and slip from the bag."""
-    design = write_excitation(tmp_path / "e.yaml", load_robot("mobile_base"), Excitation("square", 0.8), 12.0)
-    result = subprocess.run(
-        [sys.executable, "-m", "robot_rl.cli.main", "sysid", "excite", "launch/mobile_base.yaml", "--duration", "12",
-         "--record", str(tmp_path / "bag"), "--design", str(design), "--middleware", "dds", "--json",
-         "--set", f"sim_driver.reality_file={BASE_REALITY}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-        env={**os.environ, "ROS_DOMAIN_ID": fresh_domain_id()})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    ticks = list(read_bag(tmp_path / "bag", [TICK_TOPIC]))
-    assert len(ticks) >= 240
-    events = {kv.value for m in ticks for kv in m.msg.status[0].values if kv.key == "events"}
-    assert events <= {""}  # the square never tripped the safety filter (accelerations inside its limits)
+    assert _excite_quietly("mobile_base", Excitation("square", 0.8), 12, BASE_REALITY, tmp_path / "bag") >= 240
     fit = _cli("sysid", "fit", str(tmp_path / "bag"), "--robot", "mobile_base", "--out", str(tmp_path / "b.yaml"),
                "--max-latency", "2", "--params", "wheel_radius_m,wheel_slip_fraction", "--json")
     assert fit.returncode == 0, fit.stdout[-3000:] + fit.stderr[-3000:]

@@ -92,7 +92,7 @@ def test_a_threshold_no_policy_can_meet_fails_the_gate_with_reasons(policy, tmp_
     result = _gate(policy, tmp_path / "suite.yaml")
     assert result.returncode == 1, result.stderr[-2000:]
     out = json.loads(result.stdout)
-    assert not out["passed"] and out["reasons"][0].startswith("nominal: success lower bound 0.51 < 0.99")
+    assert not out["passed"] and out["reasons"][0].startswith("nominal: success lower bound 0.510 < 0.99")
     status = gate_status(policy)
     assert not status.ok and "failed: nominal" in status.summary
 
