@@ -66,6 +66,9 @@ def add_finetune_commands(sub: argparse._SubParsersAction) -> None:
                    help="randomized evaluation episodes per simulator in each card (default 16)")
     p.add_argument("--seed", type=int, default=0)
     _add_method_options(p, "hg-dagger")
+    p.add_argument("--ray", metavar="auto|HOST:PORT", help="evaluate each round on the hidden reality as a Ray task "
+                   "while the round deploys and fine-tunes (same numbers; pip install 'robot_rl[ray]')")
+    p.add_argument("--workers", type=int, help="with --ray auto: CPUs of the local instance (default: all)")
     p.add_argument("--json", action="store_true", help="print hil.json at the end")
     p.set_defaults(func=run_hil_command)
 
@@ -109,8 +112,14 @@ def run_hil_command(args: argparse.Namespace) -> int:
                        rounds=args.rounds, episodes=args.episodes, quality=args.quality, rule=args.rule,
                        eval_episodes=args.eval_episodes, export_episodes=args.export_episodes, seed=args.seed,
                        finetune=_config(args.method, args.set))
-    with contextlib.redirect_stdout(sys.stderr):  # the nodes' output: stdout stays the JSON alone
-        summary = run_hil(config, _say)
+    from robot_rl.evaluate.executor import make_executor
+
+    executor = make_executor(args.ray, args.workers)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # the nodes' output: stdout stays the JSON alone
+            summary = run_hil(config, _say, executor.submit if args.ray else None)
+    finally:
+        executor.close()
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

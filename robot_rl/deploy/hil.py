@@ -23,13 +23,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from robot_rl.data.dataset import DatasetConfig, build_dataset
 from robot_rl.deploy.launcher import launch, load_params
 from robot_rl.deploy.sim_driver import load_reality
 from robot_rl.envs import BatchedRobotEnv, entry
-from robot_rl.evaluate.policy_eval import evaluate_policy
+from robot_rl.envs.rollout import EpisodeStats
+from robot_rl.evaluate.policy_eval import evaluate_policy, evaluate_shipped, policy_files
 from robot_rl.evaluate.stats import wilson_interval
 from robot_rl.learn.checkpoint import yaml_plain
 from robot_rl.learn.finetune_config import FinetuneConfig
@@ -89,6 +91,10 @@ class Round:
     wall_s: float = 0.0
 
 
+Submit = Callable[..., Any]
+"""`submit(fn, *args)` -> a handle whose `result()` is `fn(*args)` (`robot_rl.evaluate.executor`)."""
+
+
 def launch_file_for(env_id: str) -> tuple[str, Path]:
     """The robot of `env_id` and its launch file (launch/<robot>.yaml)."""
     robot = entry(env_id).robot
@@ -98,8 +104,28 @@ def launch_file_for(env_id: str) -> tuple[str, Path]:
     return robot, path
 
 
-def _evaluate(policy: Path, reality: dict[str, float], config: HilConfig, k: int) -> Round:
-    stats = evaluate_policy(policy, config.eval_episodes, reality=reality, num_envs=16, seed=10_000 + config.seed)
+def _evaluate(policy: Path, reality: dict[str, float], config: HilConfig, k: int,
+              submit: Submit | None) -> Any:  # noqa: ANN401 - a handle with result()
+    """The round's hidden-reality evaluation, started.
+
+    Here and now, or as a task of `submit` (Ray) that runs while the round deploys and fine-tunes; its handle's
+    `result()` is the `EpisodeStats`.
+    """
+    del k  # every round is evaluated with the same seed
+    kwargs = {"reality": reality, "num_envs": 16, "seed": 10_000 + config.seed}
+    if submit is None:
+        stats = evaluate_policy(policy, config.eval_episodes, **kwargs)
+        return SimpleNamespace(result=lambda: stats)
+    return submit(evaluate_shipped_kw, (policy_files(policy), config.eval_episodes), kwargs)
+
+
+def evaluate_shipped_kw(args: tuple, kwargs: dict[str, Any]) -> EpisodeStats:
+    """`evaluate_shipped(*args, **kwargs)`: a job of positional arguments only (`submit`)."""
+    return evaluate_shipped(*args, **kwargs)
+
+
+def _round(policy: Path, k: int, stats: EpisodeStats) -> Round:
+    """Round `k`'s figures from its evaluation."""
     wins = round(stats.success_rate * stats.episodes)
     return Round(round=k, policy=str(policy), policy_sha256=sha256_file(policy / "policy.onnx"),
                  success=stats.success_rate, success_ci95=wilson_interval(wins, stats.episodes),
@@ -139,8 +165,13 @@ def _line(r: Round) -> str:
     return text + f"; {r.wall_s:.0f} s"
 
 
-def run_hil(config: HilConfig, progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the loop (see the module docstring); returns and writes `out/hil.json`."""
+def run_hil(config: HilConfig, progress: Callable[[str], None] = print, submit: Submit | None = None
+            ) -> dict[str, Any]:
+    """Run the loop (see the module docstring); returns and writes `out/hil.json`.
+
+    `submit(fn, *args)` (a Ray executor's, `robot_rl.evaluate.executor`) runs each round's hidden-reality evaluation
+    as a task while the round deploys and fine-tunes, the same numbers as without it.
+    """
     robot, launch_file = launch_file_for(config.env_id)
     parent = Path(config.parent or load_params(launch_file)["controller"]["policy"])
     reality_file = Path(config.reality_file or ROOT / DEFAULT_REALITY.get(robot, ""))
@@ -156,19 +187,21 @@ def run_hil(config: HilConfig, progress: Callable[[str], None] = print) -> dict[
     start = time.perf_counter()
     for k in range(config.rounds + 1):
         t0 = time.perf_counter()
-        r = _evaluate(policy, reality, config, k)
+        evaluation, evaluated = _evaluate(policy, reality, config, k, submit), policy
+        deploy, finetune_s = {}, None
         if k < config.rounds:
             folder = out / f"round{k}"
-            r.deploy = deploy_round(policy, launch_file, reality_file, folder, config, k)
+            deploy = deploy_round(policy, launch_file, reality_file, folder, config, k)
             build_dataset([folder / "bag"], folder / "dataset", DatasetConfig(), progress)
             datasets.append(folder / "dataset" / f"robot_rl/{robot}/interventions-v0")
             t1 = time.perf_counter()
             child = out / f"round{k + 1}" / "policy"
             finetune(policy, datasets, child, config.finetune, episodes=config.export_episodes, seed=config.seed,
                      overwrite=True, progress=progress)
-            r.finetune_s = round(time.perf_counter() - t1, 1)
+            finetune_s = round(time.perf_counter() - t1, 1)
             policy = child
-        r.wall_s = round(time.perf_counter() - t0, 1)
+        r = _round(evaluated, k, evaluation.result())
+        r.deploy, r.finetune_s, r.wall_s = deploy, finetune_s, round(time.perf_counter() - t0, 1)
         rounds.append(r)
         progress(_line(r))
     summary = {"env_id": config.env_id, "robot": robot, "parent": str(parent), "reality_file": str(reality_file),

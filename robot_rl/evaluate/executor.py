@@ -36,6 +36,28 @@ class ExecutorError(ValueError):
     """Ray is not installed, or the cluster cannot be reached; the message says which and what to do."""
 
 
+class Done:
+    """A job's result, already there (`LocalExecutor.submit`)."""
+
+    def __init__(self, value: Any) -> None:  # noqa: ANN401
+        self.value = value
+
+    def result(self) -> Any:  # noqa: ANN401
+        """The job's result."""
+        return self.value
+
+
+class Pending:
+    """A Ray task's result to come (`RayExecutor.submit`)."""
+
+    def __init__(self, ray: Any, ref: Any) -> None:  # noqa: ANN401
+        self._ray, self._ref = ray, ref
+
+    def result(self) -> Any:  # noqa: ANN401
+        """Wait for the task and return its result (its exception re-raised)."""
+        return self._ray.get(self._ref)
+
+
 class LocalExecutor:
     """Runs every job in this process, in order."""
 
@@ -51,6 +73,10 @@ class LocalExecutor:
             if progress is not None:
                 progress(i, out[-1])
         return out
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Done:  # noqa: ANN401
+        """`fn(*args)`, run now; its `result()`."""
+        return Done(fn(*args))
 
     def close(self) -> None:
         """Nothing to release."""
@@ -104,6 +130,10 @@ class RayExecutor:
             if progress is not None:
                 progress(i, out[i])
         return out
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Pending:  # noqa: ANN401
+        """`fn(*args)` as a Ray task started now; `result()` waits for it."""
+        return Pending(self._ray, self._ray.remote(num_cpus=1, max_retries=0)(fn).remote(*args))
 
     def close(self) -> None:
         """Disconnect (and stop a local instance)."""

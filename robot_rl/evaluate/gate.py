@@ -23,10 +23,10 @@ from robot_rl.evaluate.executor import make_executor
 from robot_rl.evaluate.gate_report import worst_section, write_report
 from robot_rl.evaluate.gate_suite import Case, build_cases, load_suite
 from robot_rl.evaluate.gate_worst import render_frames, weakest, worst_episodes
-from robot_rl.evaluate.policy_eval import evaluate_policy
+from robot_rl.evaluate.policy_eval import evaluate_policy, policy_files, unpacked
 from robot_rl.evaluate.stats import cvar, wilson_interval
 from robot_rl.policy import load_card
-from robot_rl.policy.card import CARD_FILE, ONNX_FILE
+from robot_rl.policy.card import CARD_FILE
 from robot_rl.policy.gate import REPORT_FILE, SUITE_FILE, record_verdict
 from robot_rl.robots import RobotSpec, load_robot
 
@@ -100,12 +100,8 @@ def case_job(files: dict[str, bytes], case: Case, episodes: int, seed: int) -> C
 
     What a Ray worker runs: it needs no file system shared with the machine that started the gate.
     """
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "policy"
-        folder.mkdir()
-        for name, data in files.items():
-            (folder / name).write_bytes(data)
-        return run_case(folder, case, episodes, seed, Path(tmp) / "scratch")
+    with unpacked(files) as folder, tempfile.TemporaryDirectory() as scratch:
+        return run_case(folder, case, episodes, seed, Path(scratch))
 
 
 def worst_of(folder: Path, spec: RobotSpec, cases: list[Case], results: list[CaseResult], episodes: int, seed: int,
@@ -167,7 +163,7 @@ def run_gate(policy_dir: str | Path, suite_path: str | Path | None = None, episo
                  f"{r.success_low:.2f}{'' if r.threshold is None else f' vs {r.threshold:g}'}) "
                  f"{'ok' if r.passed else 'FAIL'}")
 
-    files = {name: (folder / name).read_bytes() for name in (ONNX_FILE, CARD_FILE)}
+    files = policy_files(folder)
     try:
         results = executor.map(case_job, [(files, case, n, suite.seed) for case in cases],
                                [CASE_COST.get(case.backend, 1.0) for case in cases], done)

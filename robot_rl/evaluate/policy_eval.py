@@ -5,7 +5,9 @@ Same per-env episode quota and summary as the reference controllers (`robot_rl.e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from robot_rl.envs import make_vec
 from robot_rl.envs.rollout import EpisodeStats
 from robot_rl.evaluate.baseline import run_measured
 from robot_rl.policy import OnnxPolicy
+from robot_rl.policy.card import CARD_FILE, ONNX_FILE
 
 
 def evaluate_policy(
@@ -64,3 +67,25 @@ def evaluate_policy(
     return run_measured(env, policy.act, episodes, seed, f"onnx:{Path(policy_dir).name}",
                         randomize is not False and reality is None, progress=progress, details=details,
                         trace_key=trace_key)
+
+
+def policy_files(folder: str | Path) -> dict[str, bytes]:
+    """The files a policy is evaluated from (`policy.onnx`, `card.yaml`), by name: what a Ray worker is sent."""
+    return {name: (Path(folder) / name).read_bytes() for name in (ONNX_FILE, CARD_FILE)}
+
+
+@contextlib.contextmanager
+def unpacked(files: Mapping[str, bytes]) -> Iterator[Path]:
+    """A temporary policy folder holding `files` (`policy_files`), removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "policy"
+        folder.mkdir()
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+        yield folder
+
+
+def evaluate_shipped(files: Mapping[str, bytes], episodes: int, **kwargs: Any) -> EpisodeStats:  # noqa: ANN401
+    """`evaluate_policy` of a policy sent as its files (a Ray task needs no file system shared with its caller)."""
+    with unpacked(files) as folder:
+        return evaluate_policy(folder, episodes, **kwargs)
