@@ -92,7 +92,7 @@ class Round:
 
 
 Submit = Callable[..., Any]
-"""`submit(fn, *args)` -> a handle whose `result()` is `fn(*args)` (`robot_rl.evaluate.executor`)."""
+"""`submit(fn, *args, **kwargs)` -> a handle whose `result()` is its value (`robot_rl.evaluate.executor`)."""
 
 
 def launch_file_for(env_id: str) -> tuple[str, Path]:
@@ -104,24 +104,18 @@ def launch_file_for(env_id: str) -> tuple[str, Path]:
     return robot, path
 
 
-def _evaluate(policy: Path, reality: dict[str, float], config: HilConfig, k: int,
+def _evaluate(policy: Path, reality: dict[str, float], config: HilConfig,
               submit: Submit | None) -> Any:  # noqa: ANN401 - a handle with result()
     """The round's hidden-reality evaluation, started.
 
     Here and now, or as a task of `submit` (Ray) that runs while the round deploys and fine-tunes; its handle's
     `result()` is the `EpisodeStats`.
     """
-    del k  # every round is evaluated with the same seed
     kwargs = {"reality": reality, "num_envs": 16, "seed": 10_000 + config.seed}
     if submit is None:
         stats = evaluate_policy(policy, config.eval_episodes, **kwargs)
         return SimpleNamespace(result=lambda: stats)
-    return submit(evaluate_shipped_kw, (policy_files(policy), config.eval_episodes), kwargs)
-
-
-def evaluate_shipped_kw(args: tuple, kwargs: dict[str, Any]) -> EpisodeStats:
-    """`evaluate_shipped(*args, **kwargs)`: a job of positional arguments only (`submit`)."""
-    return evaluate_shipped(*args, **kwargs)
+    return submit(evaluate_shipped, policy_files(policy), config.eval_episodes, **kwargs)
 
 
 def _round(policy: Path, k: int, stats: EpisodeStats) -> Round:
@@ -187,7 +181,7 @@ def run_hil(config: HilConfig, progress: Callable[[str], None] = print, submit: 
     start = time.perf_counter()
     for k in range(config.rounds + 1):
         t0 = time.perf_counter()
-        evaluation, evaluated = _evaluate(policy, reality, config, k, submit), policy
+        evaluation, evaluated = _evaluate(policy, reality, config, submit), policy
         deploy, finetune_s = {}, None
         if k < config.rounds:
             folder = out / f"round{k}"

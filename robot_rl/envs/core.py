@@ -165,7 +165,9 @@ class BatchedRobotEnv:
         self.state_at_reset = self.plant.read_state(self.rng)
         obs = self._observe(self.state_at_reset)
         self.input_age_s[ids] = 0.0
-        if not self.state_drop_prob or self.last_obs is None:
+        if not self.state_drop_prob:
+            self.state = self.state_at_reset
+        elif self.last_obs is None:
             self.state, self.last_obs = self.state_at_reset, obs.copy()
         else:  # the others keep what they last received
             self.state = _merge(self.state, _rows(self.state_at_reset, ids), ids)

@@ -74,9 +74,9 @@ class LocalExecutor:
                 progress(i, out[-1])
         return out
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Done:  # noqa: ANN401
-        """`fn(*args)`, run now; its `result()`."""
-        return Done(fn(*args))
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Done:  # noqa: ANN401
+        """`fn(*args, **kwargs)`, run now; its `result()`."""
+        return Done(fn(*args, **kwargs))
 
     def close(self) -> None:
         """Nothing to release."""
@@ -131,9 +131,9 @@ class RayExecutor:
                 progress(i, out[i])
         return out
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Pending:  # noqa: ANN401
-        """`fn(*args)` as a Ray task started now; `result()` waits for it."""
-        return Pending(self._ray, self._ray.remote(num_cpus=1, max_retries=0)(fn).remote(*args))
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Pending:  # noqa: ANN401
+        """`fn(*args, **kwargs)` as a Ray task started now; `result()` waits for it."""
+        return Pending(self._ray, self._ray.remote(num_cpus=1, max_retries=0)(fn).remote(*args, **kwargs))
 
     def close(self) -> None:
         """Disconnect (and stop a local instance)."""

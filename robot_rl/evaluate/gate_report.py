@@ -17,13 +17,18 @@ _STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#2
           "img{max-width:100%;height:auto}")
 
 
+def _img(png: bytes, alt: str) -> str:
+    """An <img> tag carrying `png` inline."""
+    return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
 def _png(fig: Any) -> str:  # noqa: ANN401 - a matplotlib figure
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+    return _img(buf.getvalue(), "figure")
 
 
 def sweep_figure(results: Sequence[Any]) -> str:
@@ -64,7 +69,7 @@ def _image(rgb: Any) -> str:  # noqa: ANN401 - an image array [H, W, 3] uint8
 
     buf = io.BytesIO()
     plt.imsave(buf, rgb, format="png")
-    return f'<img alt="frames" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+    return _img(buf.getvalue(), "frames")
 
 
 def worst_section(case: str, episodes: Sequence[dict[str, Any]], frames: Sequence[Any], note: str,

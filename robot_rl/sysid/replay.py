@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from robot_rl.envs.plants import PLANTS
-from robot_rl.robots import RobotSpec
+from robot_rl.robots import RobotSpec, load_robot
 
 SIGNALS = ("joint_pos_rad", "joint_vel_rad_s")
 SIGNAL_SCALES = {"joint_pos_rad": 0.01, "joint_vel_rad_s": 0.1}
@@ -161,6 +161,19 @@ class WindowedReplay:
         """The executed command path at `latency` ticks late, per tick (cached by subclasses)."""
         raise NotImplementedError
 
+    def delayed_commands(self, latency: int, hold_first: bool) -> np.ndarray:
+        """The log's commands `[T, n_cmd]` executed `latency` ticks late, per segment (cached).
+
+        Before its first command a segment holds that command (`hold_first`) or zeros.
+        """
+        if latency not in self._schedules:
+            full = np.zeros_like(self.log.command)
+            for a, b in self.log.segments:
+                hold = self.log.command[a] if hold_first else np.zeros(self.log.command.shape[1])
+                full[a:b] = delayed(self.log.command[a:b], latency, hold)
+            self._schedules[latency] = full
+        return self._schedules[latency]
+
     def _executed(self, latency: np.ndarray, ticks: np.ndarray) -> np.ndarray:
         """Each env's `schedule(latency[i])[ticks[i]]`: what env i executes at its tick."""
         first = self.schedule(int(latency[0]))
@@ -199,8 +212,6 @@ def replay_class(spec: RobotSpec) -> type[WindowedReplay]:
 
 def rebuild(recipe: tuple) -> WindowedReplay:
     """The replay of a `WindowedReplay.recipe` (a Ray worker rebuilds its MuJoCo plants from the log)."""
-    from robot_rl.robots import load_robot  # noqa: PLC0415 - only where a replay crosses processes
-
     name, log, window, span, max_windows, backend = recipe
     return make_replay(load_robot(name), log, window, span, max_windows, backend)
 

@@ -120,23 +120,18 @@ class MobileBaseReplay(WindowedReplay):
         """The slip draws the replay runs (`FixedDraws`; values broadcast over `[n_envs, 2]`)."""
         self.warmup_draws = FixedDraws()
         """The slip draws of each window's warm-up tick."""
+        self._ramps: dict[int, np.ndarray] = {}
 
     def schedule(self, latency: int) -> np.ndarray:
         """Commands `[T, 2]` as executed `latency` ticks late (each segment holds still before its first)."""
-        if latency not in self._schedules:
-            full = np.zeros_like(self.log.command)
-            for a, b in self.log.segments:
-                full[a:b] = delayed(self.log.command[a:b], latency, np.zeros(2))
-            self._schedules[latency] = full
-        return self._schedules[latency]
+        return self.delayed_commands(latency, hold_first=False)
 
     def ramp(self, latency: int) -> np.ndarray:
         """The wheel ramp's state `[T, 2]` rad/s at every tick under `latency`.
 
         Each segment's starts from the measured speeds at its first tick.
         """
-        key = -1 - latency  # shares the cache with `schedule`, keys apart
-        if key not in self._schedules:
+        if latency not in self._ramps:
             p, executed = self.spec.mobile_base, self.schedule(latency)
             desired = wheel_speed_targets(executed, p.wheel_radius_m, p.track_width_m, p.wheel_speed_max_rad_s)
             full = np.zeros_like(desired)
@@ -144,8 +139,8 @@ class MobileBaseReplay(WindowedReplay):
                 v, w = self.log.qd[a]
                 start = np.array([v - w * p.track_width_m / 2, v + w * p.track_width_m / 2]) / p.wheel_radius_m
                 full[a:b] = wheel_ramp(desired[a:b], start, p.wheel_accel_max_rad_s2 * self.spec.control_dt_s)
-            self._schedules[key] = full
-        return self._schedules[key]
+            self._ramps[latency] = full
+        return self._ramps[latency]
 
     def measured(self) -> np.ndarray:
         """Measured signals `[n_windows, window, 5]`, scaled."""

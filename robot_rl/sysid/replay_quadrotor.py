@@ -25,7 +25,7 @@ from robot_rl.envs.plants.quadrotor import GRAVITY_M_S2, QuadrotorPlant
 from robot_rl.robots import RobotSpec
 from robot_rl.spaces.geometry import quat_to_rotmat
 from robot_rl.spaces.quadrotor import quadrotor_hover_observation
-from robot_rl.sysid.replay import SysidLog, WindowedReplay, delayed
+from robot_rl.sysid.replay import SysidLog, WindowedReplay
 
 QUADROTOR_SCALES = {"position_m": 0.01, "linear_velocity_m_s": 0.05, "angular_velocity_rad_s": 0.2}
 """Residual scale per signal (m, m/s, rad/s): a residual of one scale weighs 1."""
@@ -90,12 +90,7 @@ class QuadrotorReplay(WindowedReplay):
 
     def schedule(self, latency: int) -> np.ndarray:
         """Commands `[T, 4]` as executed `latency` ticks late (each segment holds its first command before)."""
-        if latency not in self._schedules:
-            full = np.zeros_like(self.log.command)
-            for a, b in self.log.segments:
-                full[a:b] = delayed(self.log.command[a:b], latency, self.log.command[a])
-            self._schedules[latency] = full
-        return self._schedules[latency]
+        return self.delayed_commands(latency, hold_first=True)
 
     def measured(self) -> np.ndarray:
         """Measured signals `[n_windows, window, 9]`: position, velocity, body rates, scaled."""
