@@ -18,8 +18,11 @@ def sample_from_unit(spec: RangeSpec, u: np.ndarray) -> np.ndarray:
     uniform:      low + u * (high - low)
     log_uniform:  exp(log low + u * (log high - log low))
     uniform_int:  low + floor(u * (high - low + 1)), inclusive of both ends
+    constant:     low
     """
     u = np.asarray(u, dtype=np.float64)
+    if spec.distribution == "constant":
+        return np.full(u.shape, spec.low)
     if spec.distribution == "uniform":
         return spec.low + u * (spec.high - spec.low)
     if spec.distribution == "log_uniform":
@@ -29,8 +32,12 @@ def sample_from_unit(spec: RangeSpec, u: np.ndarray) -> np.ndarray:
 
 
 def sample_parameters(ranges: Mapping[str, RangeSpec], rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """Draw `n` independent samples `[n]` of every parameter, in sorted name order (reproducible per seed)."""
-    return {name: sample_from_unit(ranges[name], rng.random(n)) for name in sorted(ranges)}
+    """Draw `n` independent samples `[n]` of every parameter, in sorted name order (reproducible per seed).
+
+    A `constant` parameter takes no draw, so adding one leaves every other parameter's samples as they were.
+    """
+    return {name: np.full(n, ranges[name].low) if ranges[name].distribution == "constant"
+            else sample_from_unit(ranges[name], rng.random(n)) for name in sorted(ranges)}
 
 
 def recentre_ranges(

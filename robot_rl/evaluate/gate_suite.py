@@ -9,6 +9,9 @@ A suite is YAML (`sim/<robot>/gate.yaml` is the robot's default):
     sweep_points: 5               # per randomized physical parameter: values over twice its trained range
     latency_steps: [1, 2]         # stress: the trained latency range shifted by these control steps
     noise_factors: [2.0, 3.0]     # stress: the observation-noise scale range times these
+    drop_probabilities: [0.2, 0.5] # stress: each state message lost with this probability
+    push_forces_n: []             # stress: random horizontal pushes of this force, N (robots whose push_force_n
+                                  # robot.yaml holds constant; a randomized one is swept instead)
     thresholds:                   # on the Wilson 95 % lower bound of the success rate
       nominal: 0.8
       randomized: 0.7             # also cross-sim and sweep points inside the trained range
@@ -30,6 +33,7 @@ from robot_rl.robots.spec import RobotSpecError, StrictModel, format_validation_
 
 STRESS_PARAMETERS = ("action_latency_steps", "observation_noise_scale")
 """Randomized parameters the stress cases vary (not swept)."""
+PUSH = "push_force_n"
 
 
 class Thresholds(StrictModel):
@@ -53,7 +57,17 @@ class GateSuite(StrictModel):
     drop_probabilities: list[float] = Field(default_factory=lambda: [0.2, 0.5])
     """Stress: each step's state message is lost with this probability (the controller keeps the last one; after
     the watchdog's periods the safety filter's fallback acts)."""
+    push_forces_n: list[float] = Field(default_factory=list)
+    """Stress: random horizontal pushes (`robot_rl.envs.plants.pushes`) of this force, N, on a robot whose
+    `push_force_n` robot.yaml holds constant (off in training)."""
     thresholds: Thresholds
+
+    @field_validator("push_forces_n")
+    @classmethod
+    def _forces(cls, v: list[float]) -> list[float]:
+        if any(not f > 0 for f in v):
+            raise ValueError(f"each must be > 0 N, got {v}")
+        return v
 
     @field_validator("drop_probabilities")
     @classmethod
@@ -72,6 +86,10 @@ def load_suite(path: str | Path, spec: RobotSpec) -> GateSuite:
         raise RobotSpecError(format_validation_error(path, e)) from None
     if suite.robot != spec.name:
         raise RobotSpecError(f"{path}: field 'robot': the suite is for '{suite.robot}', the policy for '{spec.name}'")
+    push = spec.randomization.get(PUSH)
+    if suite.push_forces_n and (push is None or push.distribution != "constant"):
+        why = "has no pushes" if push is None else "randomizes them in training (they are swept)"
+        raise RobotSpecError(f"{path}: field 'push_forces_n': robot '{spec.name}' {why}")
     return suite
 
 
@@ -139,4 +157,7 @@ def build_cases(suite: GateSuite, spec: RobotSpec) -> list[Case]:
     for p in suite.drop_probabilities:
         cases.append(Case(f"state messages dropped {p:.0%}", "stress", "mujoco", ranges, t.stress,
                           "state_drop_prob", p, {"state_drop_prob": p}))
+    for f in suite.push_forces_n:
+        pushes = RangeSpec(distribution="constant", low=f, high=f, unit=ranges[PUSH].unit)
+        cases.append(Case(f"pushes of {f:g} N", "stress", "mujoco", ranges | {PUSH: pushes}, t.stress, PUSH, f))
     return cases

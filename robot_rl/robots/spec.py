@@ -59,9 +59,13 @@ class CommandSpec(StrictModel):
 
 
 class RangeSpec(StrictModel):
-    """One randomized parameter: `x ~ distribution(low, high)`; `uniform_int` is inclusive of both ends."""
+    """One randomized parameter: `x ~ distribution(low, high)`; `uniform_int` is inclusive of both ends.
 
-    distribution: Literal["uniform", "log_uniform", "uniform_int"]
+    `constant` (low == high) is not drawn at all: a parameter held off in training (a disturbance only the release
+    gate's stress cases turn on) takes nothing from the episode's random stream.
+    """
+
+    distribution: Literal["uniform", "log_uniform", "uniform_int", "constant"]
     low: float
     high: float
     unit: str
@@ -74,6 +78,8 @@ class RangeSpec(StrictModel):
             raise ValueError("log_uniform needs low > 0")
         if self.distribution == "uniform_int" and (self.low != int(self.low) or self.high != int(self.high)):
             raise ValueError("uniform_int needs integer low and high")
+        if self.distribution == "constant" and self.low != self.high:
+            raise ValueError(f"constant needs low == high, got {self.low} and {self.high}")
         return self
 
 

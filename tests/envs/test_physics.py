@@ -75,3 +75,27 @@ def test_arm_holds_commanded_pose_against_gravity(backend):
     q, qd = env.plant.backend.joint_state()
     assert np.abs(q - pose).max() < 0.005
     assert np.abs(qd).max() < 0.01
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_a_pushed_mobile_base_moves_and_an_unpushed_one_draws_nothing_for_it(backend):
+    env = nominal("robot_rl/MobileBaseGoal-v0", backend)
+    plant, b = env.plant, env.plant.backend
+    b.set_obstacle_positions(np.array([0]), np.full((1, 6, 2), 20.0))
+    z = b.base_state()[0][0, 2]
+    b.set_base_state(np.array([0]), np.array([[0.0, 0.0, z]]), np.array([[1.0, 0, 0, 0]]), np.zeros((1, 3)),
+                     np.zeros((1, 3)))
+    rng, ref = np.random.default_rng(3), np.random.default_rng(3)
+    for _ in range(5):  # no push: the only draws are the wheels' slip, [N, 2] per period
+        plant.control_step(np.zeros((1, 2)), rng)
+        ref.random((1, 2))
+    assert rng.random() == ref.random()
+    plant.pushes.force_n[:] = 150.0  # N: above what the wheels' traction holds (0.8 x 11 kg x 9.81 = 86 N)
+    plant.pushes.rate_hz = 1 / env.control_dt_s  # a push at once
+    plant.control_step(np.zeros((1, 2)), rng)
+    push = plant.pushes.vector[0].copy()
+    for _ in range(3):  # the push's 0.2 s
+        plant.control_step(np.zeros((1, 2)), rng)
+    moved = b.base_state()[0][0, :2]
+    assert np.linalg.norm(moved) > 0.01, moved  # shoved while commanded to stand still
+    assert moved @ push[:2] > 0  # along the push

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from robot_rl.envs.plants.mobile_base import lidar_directions, wheel_speed_targets
+from robot_rl.envs.plants.pushes import RandomPushes
 from robot_rl.envs.plants.quadrotor import mix, mixer_matrix, motor_step, rate_controller
 
 
@@ -52,3 +53,23 @@ def test_wheel_speeds_hand_computed():
 def test_lidar_directions_start_ahead_counter_clockwise():
     d = lidar_directions(np.array([np.pi / 2]), 4, 2 * np.pi)
     assert np.allclose(d[0, :, :2], [[0, 1], [-1, 0], [0, -1], [1, 0]], atol=1e-12)
+
+
+def test_random_pushes_by_hand():
+    # rate 10 Hz x dt 0.1 s = 1: an idle env with a force starts a push every period (uniforms are < 1)
+    pushes = RandomPushes(2, rate_hz=10.0, duration_s=0.25)
+    pushes.force_n[:] = [0.0, 5.0]
+    rng, ref = np.random.default_rng(7), np.random.default_rng(7)
+    first = pushes.step(rng, 0.1).copy()
+    ref.random(2)
+    angle = ref.uniform(-np.pi, np.pi, 1)[0]  # one direction: only env 1 is pushed
+    assert np.allclose(first, [[0, 0, 0], [5 * np.cos(angle), 5 * np.sin(angle), 0]])
+    for _ in range(2):  # 0.25 s left -> 0.15 -> 0.05: the same push, no new direction drawn
+        assert np.array_equal(pushes.step(rng, 0.1), first)
+        ref.random(2)
+    second = pushes.step(rng, 0.1)  # over after three periods; a new one starts at once
+    ref.random(2)
+    angle = ref.uniform(-np.pi, np.pi, 1)[0]
+    assert np.allclose(second[1], [5 * np.cos(angle), 5 * np.sin(angle), 0])
+    pushes.stop(np.array([1]))
+    assert not pushes.vector.any() and pushes.left_s[1] == 0

@@ -41,6 +41,17 @@ def test_degenerate_range_gives_the_value():
     ] * 5
 
 
+def test_a_constant_parameter_takes_no_draw_from_the_stream():
+    ranges = {"a": rs("uniform", 0, 1), "c": rs("uniform", 0, 1)}
+    with_constant = ranges | {"b": rs("constant", 40.0, 40.0)}  # sorted between a and c
+    plain = sample_parameters(ranges, np.random.default_rng(5), 4)
+    both = sample_parameters(with_constant, np.random.default_rng(5), 4)
+    assert both["b"].tolist() == [40.0] * 4
+    assert np.array_equal(both["a"], plain["a"]) and np.array_equal(both["c"], plain["c"])  # c's draws unmoved
+    with pytest.raises(ValueError, match="constant needs low == high"):
+        rs("constant", 0.0, 1.0)
+
+
 def test_recentre_on_calibration():
     ranges = {"mass": rs("uniform", 0.02, 0.03), "lat": rs("uniform_int", 0, 1), "k": rs("log_uniform", 0.5, 2)}
     # mass: 0.028 +- 3 * 0.001 = [0.025, 0.031]; lat: 1.2 +- 2 * 0.3 -> [0.6, 1.8] rounded out -> [0, 2]

@@ -13,8 +13,8 @@ deployed arm does: a target-velocity estimate from consecutive targets shortened
 (53 vs 64 steps) but made the shipped policy slower and less successful (97 %, 63 steps vs 100 %, 45 steps) and can
 overshoot a target near a joint limit.
 
-Pushes on the hand are random external forces (magnitude `push_force_n` per episode, horizontal direction random
-per push).
+Pushes on the hand are random external forces (`pushes.RandomPushes`: magnitude `push_force_n` per episode,
+horizontal direction random per push).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from robot_rl.envs.backends import ModelBinding, make_backend
+from robot_rl.envs.plants.pushes import RandomPushes
 from robot_rl.robots import RobotSpec
 from robot_rl.safety.trajectory import CYCLE_S, JerkLimitedGenerator
 
@@ -61,9 +62,7 @@ class ArmPlant:
         self._gripper = np.full(len(g.finger_joints), g.opening_max_m)
         self._hand = a.link_bodies.index(a.hand_body)
         self._target = np.tile(np.array(a.home_rad), (num_envs, 1))
-        self._push_force = np.zeros(num_envs)
-        self._push_left_s = np.zeros(num_envs)
-        self._push = np.zeros((num_envs, 3))
+        self.pushes = RandomPushes(num_envs, PUSH_RATE_HZ, PUSH_DURATION_S)
 
     def nominal_parameters(self) -> dict[str, float]:
         """Nominal robot: unit scales, no payload, no pushes, no latency, no noise."""
@@ -92,21 +91,21 @@ class ArmPlant:
         gain = np.ones((len(env_ids), len(self._kp)))
         gain[:, : len(a.joints)] = params["actuator_gain_scale"][:, None]  # the gripper keeps its gains
         self.backend.set_servo_gains(env_ids, self._kp[None, :] * gain, self._kd[None, :] * gain)
-        self._push_force[env_ids] = params["push_force_n"]
+        self.pushes.force_n[env_ids] = params["push_force_n"]
 
     def reset(self, env_ids: np.ndarray, command: np.ndarray, rng: np.random.Generator) -> None:
         """Restart the generator of `env_ids` at rest at the measured joints; hold `command`; stop any push."""
         self._target[env_ids] = command
         self.generator.reset(env_ids, self.backend.joint_state()[0][env_ids])
-        self._push_left_s[env_ids] = 0.0
-        self._push[env_ids] = 0.0
+        self.pushes.stop(env_ids)
 
     def control_step(self, command: np.ndarray, rng: np.random.Generator) -> None:
         """Stream the 1 kHz trajectory toward `command` `[N, 7]` rad to the servos over one control period."""
         self._target = np.array(command, dtype=np.float64)
         # one sample at the end of each physics step: 2 ms steps, 1 ms cycles -> cycles 2, 4, ..., 20
         samples = self.generator.advance(self._target, self.spec.control_dt_s, stride=self._stride)
-        self._update_push(rng)
+        push = self.pushes.step(rng, self.spec.control_dt_s)
+        self.backend.set_external_wrench(self.spec.arm.hand_body, push, np.zeros_like(push))
         self.track(servo_targets(samples.positions, samples.velocities, self._lead_s))
 
     def track(self, joint_targets: np.ndarray) -> None:
@@ -130,19 +129,6 @@ class ArmPlant:
             out[t] = servo_targets(samples.positions, samples.velocities, self._lead_s)[0]
         return out
 
-    def _update_push(self, rng: np.random.Generator) -> None:
-        dt = self.spec.control_dt_s
-        self._push_left_s = np.maximum(self._push_left_s - dt, 0.0)
-        self._push[self._push_left_s <= 0] = 0.0
-        start = (self._push_force > 0) & (self._push_left_s <= 0) & (rng.random(self.num_envs) < PUSH_RATE_HZ * dt)
-        if start.any():
-            angle = rng.uniform(-np.pi, np.pi, start.sum())
-            self._push[start] = self._push_force[start, None] * np.stack(
-                [np.cos(angle), np.sin(angle), np.zeros_like(angle)], -1
-            )
-            self._push_left_s[start] = PUSH_DURATION_S
-        self.backend.set_external_wrench(self.spec.arm.hand_body, self._push, np.zeros_like(self._push))
-
     def read_state(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Joint positions/velocities `[N, 7]`, TCP `[N, 3]`, link frame positions `[N, n_links, 3]`, targets."""
         q, qd = self.backend.joint_state()
@@ -152,7 +138,7 @@ class ArmPlant:
             "ee_pos_m": self.backend.site_positions()[:, 0],
             "link_pos_m": self.backend.body_positions(),
             "joint_target_rad": self._target.copy(),
-            "push_force_n": self._push.copy(),
+            "push_force_n": self.pushes.vector.copy(),
         }
 
 

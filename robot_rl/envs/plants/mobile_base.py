@@ -5,6 +5,10 @@ exceeds its limit both are scaled down together (the path's curvature is kept); 
 acceleration limit at the physics rate. Randomized wheel radius acts on the wheel-speed-to-ground-speed ratio
 (collision geometry stays nominal); wheel slip removes a random fraction of each wheel's speed every control step.
 The lidar is a planar fan of ray casts with Gaussian range noise, clipped to its range limits.
+
+Pushes on the chassis (`pushes.RandomPushes`, `push_force_n` per episode) are off in training (robot.yaml holds
+the parameter `constant` at 0); the release gate's push stress cases turn them on. While no env of the batch is
+pushed the plant draws nothing for them, so the random stream of every other episode is the one it always was.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from robot_rl.envs.backends import ModelBinding, make_backend
+from robot_rl.envs.plants.pushes import RandomPushes
 from robot_rl.robots import RobotSpec
 from robot_rl.spaces.geometry import quat_to_rotmat, yaw_from_quat
 
 OBSTACLE_BODIES = tuple(f"obstacle{i}" for i in range(6))
+PUSH_RATE_HZ = 0.5  # expected pushes per second when push_force_n > 0
+PUSH_DURATION_S = 0.2  # four control periods
 
 
 def wheel_speed_targets(
@@ -76,28 +83,33 @@ class MobileBasePlant:
         self.backend = make_backend(backend, spec, self.binding, num_envs)
         self._params = {k: np.full(num_envs, v) for k, v in self.nominal_parameters().items()}
         self._wheel_target = np.zeros((num_envs, 2))
+        self.pushes = RandomPushes(num_envs, PUSH_RATE_HZ, PUSH_DURATION_S)
+        self._pushing = False  # the backend holds a non-zero push
 
     def nominal_parameters(self) -> dict[str, float]:
-        """Nominal base: design wheel radius and mass, good floor friction, no slip, latency or noise."""
+        """Nominal base: design wheel radius and mass, good floor friction, no slip, push, latency or noise."""
         return {
             "wheel_radius_m": self.spec.mobile_base.wheel_radius_m,
             "ground_friction": 0.8,
             "chassis_mass_kg": float(self.backend.nominal_body_masses()[0]),
             "wheel_slip_fraction": 0.0,
+            "push_force_n": 0.0,
             "action_latency_steps": 0.0,
             "observation_noise_scale": 0.0,
         }
 
     def apply_parameters(self, env_ids: np.ndarray, params: Mapping[str, np.ndarray]) -> None:
-        """Set ground friction and chassis mass; keep wheel radius and slip for the control loop."""
+        """Set ground friction and chassis mass; keep wheel radius, slip and push force for the control loop."""
         for name in ("wheel_radius_m", "wheel_slip_fraction", "observation_noise_scale"):
             self._params[name][env_ids] = params[name]
+        self.pushes.force_n[env_ids] = params["push_force_n"]
         self.backend.set_ground_friction(env_ids, np.asarray(params["ground_friction"]))
         self.backend.set_body_masses(env_ids, np.asarray(params["chassis_mass_kg"])[:, None])
 
     def reset(self, env_ids: np.ndarray, command: np.ndarray, rng: np.random.Generator) -> None:
-        """Wheels at rest."""
+        """Wheels at rest, no push."""
         self._wheel_target[env_ids] = 0.0
+        self.pushes.stop(env_ids)
 
     def set_wheel_ramp(self, env_ids: np.ndarray, wheel_speeds: np.ndarray) -> None:
         """Set the wheel-speed ramp's state `[len(env_ids), 2]` rad/s (replays start mid-motion: `wheel_ramp`)."""
@@ -110,6 +122,10 @@ class MobileBasePlant:
         slip = 1.0 - self._params["wheel_slip_fraction"][:, None] * rng.random((self.num_envs, 2))
         radius_ratio = (self._params["wheel_radius_m"] / p.wheel_radius_m)[:, None]
         max_delta = p.wheel_accel_max_rad_s2 * self.spec.physics_dt_s
+        if self._pushing or self.pushes.force_n.any():
+            push = self.pushes.step(rng, self.spec.control_dt_s)
+            self.backend.set_external_wrench(p.base_body, push, np.zeros_like(push))
+            self._pushing = bool(push.any())
         for _ in range(self.spec.substeps):
             self._wheel_target += np.clip(desired - self._wheel_target, -max_delta, max_delta)
             self.backend.set_velocity_targets(self._wheel_target * slip * radius_ratio)
