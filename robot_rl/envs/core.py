@@ -74,7 +74,8 @@ class BatchedRobotEnv:
         `state_drop_prob`: each step, each env's state message is lost with this probability: the controller keeps
         the last observation and state it received, whose age grows (the filter's watchdog falls back after
         robot.yaml's `watchdog_periods`); `info["state_dropped"]` `[N]` bool. `record_qpos`: `info["qpos"]` `[N, nq]`,
-        MuJoCo's generalized positions after the step (to render episodes afterwards; MuJoCo backend only).
+        MuJoCo's generalized positions after the step, and `info["mocap_pos"]` `[N, nmocap, 3]` m, where its mocap
+        bodies (the mobile base's obstacles) are (to render episodes afterwards; MuJoCo backend only).
         """
         if not 0 <= state_drop_prob < 1:
             raise ValueError(f"state_drop_prob must be in [0, 1), got {state_drop_prob}")
@@ -222,6 +223,7 @@ class BatchedRobotEnv:
         }
         if self.record_qpos:
             info["qpos"] = np.stack([d.qpos.copy() for d in self.plant.backend.datas])
+            info["mocap_pos"] = np.stack([d.mocap_pos.copy() for d in self.plant.backend.datas])
         if self.safety is not None:
             info |= {"safety_changed": filtered["changed"], "safety_events": filtered["events"],
                      "constraint_violated": self.safety.violated(state)}

@@ -101,13 +101,17 @@ class EpisodeDetails:
         """Env `i`'s finished episode as a dict.
 
         `task_error` at its end, `filter_share` of its steps the filter changed, `events` {name: steps},
-        `violation_steps` (the last three only with the filter on).
+        `violation_steps` (the last three only with the filter on). With a trace: `trace`, the task's goal
+        quantities `task` {name: value} (`Task.task_info`), and where the env records them `qpos` `[length, nq]` and
+        the mocap bodies' positions `mocap_pos` `[nmocap, 3]` m (fixed within an episode).
         """
         out: dict[str, Any] = {"task_error": float(info["task_error"][i])}
         if self.trace is not None:
             out["trace"] = np.stack([p for p, _ in self.steps[i]])
+            out["task"] = {k: np.asarray(v[i]).copy() for k, v in info.get("task", {}).items()}
             if self.steps[i][0][1] is not None:
                 out["qpos"] = np.stack([q for _, q in self.steps[i]])
+                out["mocap_pos"] = info["mocap_pos"][i].copy()
         if "safety_changed" in info:
             out |= {"filter_share": float(self.changed[i] / length), "violation_steps": int(self.violations[i]),
                     "events": {k: int(v[i]) for k, v in self.events.items() if v[i]}}

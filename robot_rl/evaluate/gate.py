@@ -2,7 +2,9 @@
 
 Every case of the suite (`robot_rl.evaluate.gate_suite`) is an evaluation of the exported ONNX policy
 (`evaluate_policy`) under the case's randomization ranges, with the suite's seed: success rate and its Wilson 95 %
-interval, mean return, the share of steps with a command at a limit. A case with a threshold fails when the
+interval, mean return, the share of steps with a command at a limit, task error and its CVaR, the safety filter's
+share and events, constraint-violation steps, and the applied commands' smoothness (Sm, rate RMS, energy above
+4 Hz: `robot_rl.evaluate.smoothness`). A case with a threshold fails when the
 Wilson lower bound is below it; the verdict passes when none fails. The suite and the report are written into the
 policy folder (`gate/suite.yaml`, `gate/report.html`) and the verdict into its card, chained to both and to the
 ONNX file (`robot_rl.policy.gate`).
@@ -63,6 +65,12 @@ class CaseResult:
     """Mean share of an episode's steps whose command the safety filter changed."""
     filter_events: dict[str, int] = field(default_factory=dict)
     """Safety-filter events by kind: steps summed over the case's episodes."""
+    sm: float | None = None
+    """CAPS smoothness Sm of the applied commands normalized to [-1, 1] (`robot_rl.evaluate.smoothness`)."""
+    action_rate_rms: float | None = None
+    """RMS of the normalized commands' step-to-step change."""
+    high_freq_energy_share: float | None = None
+    """Share of the normalized commands' spectral energy above 4 Hz."""
 
 
 def case_randomize(case: Case, scratch: Path) -> bool | Path:
@@ -92,7 +100,8 @@ def run_case(policy_dir: Path, case: Case, episodes: int, seed: int, scratch: Pa
                       case.threshold, passed, stats.mean_return, stats.command_clip_fraction, stats.wall_time_s,
                       float(np.nanmean(errors)), cvar(errors, 0.5),
                       float(np.mean([d["violation_steps"] for d in details])),
-                      float(np.mean([d["filter_share"] for d in details])), dict(sorted(events.items())))
+                      float(np.mean([d["filter_share"] for d in details])), dict(sorted(events.items())),
+                      stats.sm, stats.action_rate_rms, stats.high_freq_energy_share)
 
 
 def case_job(files: dict[str, bytes], case: Case, episodes: int, seed: int) -> CaseResult:
@@ -114,7 +123,7 @@ def worst_of(folder: Path, spec: RobotSpec, cases: list[Case], results: list[Cas
     frames, note = [], ""
     for ep in worst:
         try:
-            frames.append(render_frames(spec, ep["qpos"]) if "qpos" in ep else None)
+            frames.append(render_frames(spec, ep) if "qpos" in ep else None)
         except RuntimeError as e:
             frames.append(None)
             note = str(e)

@@ -95,7 +95,8 @@ def worst_section(case: str, episodes: Sequence[dict[str, Any]], frames: Sequenc
     fig.tight_layout()
     parts = [f"<h2>Worst episodes: {html.escape(case)}</h2><p>The weakest case (lowest success) run again with the "
              f"same seed; its {len(episodes)} episodes that ended farthest from their goal. Frames: MuJoCo's "
-             f"offscreen renderer, from the first step to the last (obstacles and targets are not drawn).</p>",
+             f"offscreen renderer, from the first step to the last, with the episode's obstacles and its goal (green)."
+             f"</p>",
              _png(fig)]
     for ep, rgb in zip(episodes, frames, strict=True):
         parts.append(f"<p>episode {ep['episode']}: task error {ep['task_error']:.3f} m at its end, "
@@ -110,6 +111,13 @@ def _events(events: dict[str, int]) -> str:
     return html.escape(", ".join(f"{k} {v}" for k, v in events.items()))
 
 
+def _smoothness(r: Any) -> str:  # noqa: ANN401 - a CaseResult
+    """'Sm / rate RMS / >4 Hz share' of a case ('' when its episodes were too short to measure)."""
+    if r.sm is None:
+        return ""
+    return f"{r.sm:.4f} / {r.action_rate_rms:.3f} / {r.high_freq_energy_share:.0%}"
+
+
 def write_report(path: Path, policy: Path, robot: str, results: Sequence[Any], passed: bool,
                  reasons: Sequence[str], episodes: int, worst: str = "") -> Path:
     """Write the report: verdict, reasons, one row per case, the sweep curves, `worst` (`worst_section`)."""
@@ -119,6 +127,7 @@ def write_report(path: Path, policy: Path, robot: str, results: Sequence[Any], p
         f"<td>{'' if r.threshold is None else f'{r.threshold:g}'}</td><td>{r.mean_return:.1f}</td>"
         f"<td>{r.command_limit_share:.1%}</td><td>{r.task_error:.3f}</td><td>{r.task_error_cvar:.3f}</td>"
         f"<td>{r.violation_steps:.2f}</td><td>{r.filter_share:.1%}</td><td>{_events(r.filter_events)}</td>"
+        f"<td>{_smoothness(r)}</td>"
         f"<td>{'ok' if r.passed else 'FAIL'}</td></tr>" for r in results)
     why = "".join(f"<li>{html.escape(x)}</li>" for x in reasons) or "<li>every case met its threshold</li>"
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Release gate: {html.escape(str(policy))}</title>
@@ -129,10 +138,12 @@ bound is below its threshold (sweep points beyond the trained range are reported
 <p>Task error: at the episodes' ends (m: fingertip to target, to the setpoint, to the goal), mean and CVaR at 0.5
 (the mean of the worst half). The safety filter runs in the loop as on the robot: the share of steps whose command
 it changed and its events by kind; constraint-violation steps: per episode, the measured state beyond a limit of
-robot.yaml (joints or workspace, geofence or tilt, an obstacle inside footprint + stop distance).</p>
+robot.yaml (joints or workspace, geofence or tilt, an obstacle inside footprint + stop distance). Smoothness of
+the applied commands, normalized to [-1, 1] by the command range: CAPS Sm, the RMS of their step-to-step change, and
+the share of their spectral energy above 4 Hz (lower is smoother).</p>
 <table><tr><th>case</th><th>kind</th><th>success</th><th>95 % interval</th><th>threshold</th><th>mean return</th>
 <th>commands at a limit</th><th>task error</th><th>CVaR 0.5</th><th>violation steps</th><th>filter changed</th>
-<th>filter events</th><th></th></tr>{rows}</table>
+<th>filter events</th><th>Sm / rate RMS / &gt;4 Hz</th><th></th></tr>{rows}</table>
 <h2>Success vs parameter, beyond the trained ranges</h2>{sweep_figure(results)}
 {worst}
 </body></html>"""

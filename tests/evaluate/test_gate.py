@@ -67,16 +67,35 @@ def test_cases_of_a_suite():
     assert sweep_values(push, 5).tolist() == [0, 5, 10, 15]  # -5 and 0 both clip to 0: swept once
 
 
+def test_push_stress_cases_on_a_robot_that_trains_without_pushes(tmp_path):
+    base = load_robot("mobile_base")  # robot.yaml holds push_force_n constant at 0: not swept
+    suite = GateSuite(robot="mobile_base", sweep_points=3, push_forces_n=[30.0, 60.0],
+                      thresholds=Thresholds(nominal=0.8, randomized=0.7, stress=0.5))
+    cases = build_cases(suite, base)
+    push = [c for c in cases if c.parameter == "push_force_n"]
+    assert [(c.name, c.kind, c.value, c.threshold) for c in push] == [
+        ("pushes of 30 N", "stress", 30.0, 0.5), ("pushes of 60 N", "stress", 60.0, 0.5)]
+    assert push[1].ranges["push_force_n"] == RangeSpec(distribution="constant", low=60.0, high=60.0, unit="N")
+    assert push[1].ranges["wheel_slip_fraction"] == base.randomization["wheel_slip_fraction"]  # the rest as trained
+    text = "robot: {robot}\npush_forces_n: {forces}\nthresholds: {{nominal: 1, randomized: 0.5, stress: 0.5}}\n"
+    for robot, forces, why in [("arm", "[20]", "randomizes them in training"), ("quadrotor", "[20]", "has no pushes"),
+                               ("mobile_base", "[0]", "each must be > 0 N")]:
+        (tmp_path / "s.yaml").write_text(text.format(robot=robot, forces=forces))
+        with pytest.raises(RobotSpecError, match=f"field 'push_forces_n'.*{why}"):
+            load_suite(tmp_path / "s.yaml", load_robot(robot))
+
+
 def test_the_gate_passes_writes_its_report_and_chains_the_verdict(policy, tmp_path):
     (tmp_path / "suite.yaml").write_text(SMALL.format(nominal=0.3))
     result = _gate(policy, tmp_path / "suite.yaml")
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout)
     assert out["passed"] and out["reasons"] == [] and len(out["cases"]) == 2 + 3 * 6 + 2 + 2  # + dropped 20/50 %
-    for case in out["cases"]:  # task error at the ends (m), its CVaR, the filter in the loop, violations
+    for case in out["cases"]:  # task error (m), its CVaR, the filter in the loop, violations, smoothness
         assert 0 <= case["task_error"] <= case["task_error_cvar"] < 1.0
         assert 0 <= case["filter_share"] <= 1 and case["violation_steps"] >= 0
         assert set(case["filter_events"]) <= set(SafetyFilter.for_robot(load_robot("arm")).event_names)
+        assert case["sm"] > 0 and case["action_rate_rms"] > 0 and 0 <= case["high_freq_energy_share"] <= 1
     assert (policy / SUITE_FILE).read_text() == (tmp_path / "suite.yaml").read_text()
     page = (policy / REPORT_FILE).read_text()
     assert "PASSED" in page and "data:image/png;base64," in page and "http" not in page.split("<body>")[1]
@@ -132,15 +151,36 @@ def test_cvar_by_hand():
 def test_the_weakest_case_and_its_frames():
     from types import SimpleNamespace
 
+    import mujoco
+
     from robot_rl.evaluate.gate_worst import FRAMES, render_frames, weakest
 
     results = [SimpleNamespace(success=s, task_error_cvar=c) for s, c in [(1.0, 0.1), (0.5, 0.2), (0.5, 0.4)]]
     assert weakest(results) == 2  # the lowest success; of those, the largest CVaR
-    arm = load_robot("arm")
-    qpos = np.tile(np.r_[arm.arm.home_rad, 0.0, 0.0], (10, 1))  # 7 joints and the two fingers
+    base = load_robot("mobile_base")
+    model = mujoco.MjModel.from_xml_path(str(base.path(base.mjcf)))
+    qpos = np.tile(model.qpos0, (10, 1))
+    qpos[:, 2] = base.mobile_base.base_height_m
+    far = model.body_pos[model.body_mocapid >= 0][np.argsort(model.body_mocapid[model.body_mocapid >= 0])]
+    near = far.copy()
+    near[0] = [0.8, 0.0, 0.0]  # one obstacle just ahead
+    episode = {"qpos": qpos, "mocap_pos": far, "task": {"goal_xy_m": np.array([0.0, 0.6])}}
     try:
-        frames = render_frames(arm, qpos)
+        alone = render_frames(base, episode)
     except RuntimeError as e:
         pytest.skip(f"no offscreen OpenGL here: {e}")
-    assert frames.shape == (240, FRAMES * 320, 3) and frames.dtype == np.uint8
-    assert frames.std() > 5  # a scene, not a blank image
+    assert alone.shape == (240, FRAMES * 320, 3) and alone.dtype == np.uint8
+    assert alone.std() > 5  # a scene, not a blank image
+
+    def orange(img):  # the obstacles' 0.8 0.4 0.1
+        r, g, b = (img[..., k].astype(int) for k in range(3))
+        return int(((r > g + 40) & (g > b + 20)).sum())
+
+    def green(img):  # the goal's sphere
+        r, g, b = (img[..., k].astype(int) for k in range(3))
+        return int(((g > r + 40) & (g > b + 40)).sum())
+
+    beside = render_frames(base, episode | {"mocap_pos": near})
+    assert orange(beside) > orange(alone) + 500  # the episode's obstacle where it stood
+    gone = render_frames(base, episode | {"task": {"goal_xy_m": np.array([60.0, 60.0])}})
+    assert green(alone) > green(gone) + 200  # the goal drawn where it is
