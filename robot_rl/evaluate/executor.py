@@ -93,8 +93,9 @@ class RayExecutor:
 
         """
         os.environ.update(LOCAL_ONLY_ENV)  # read when Ray is imported, and inherited by every Ray process from here
-        if address != "auto":  # `ray start` heads require a token by default (Ray >= 2.52); the driver sends it
-            os.environ.setdefault("RAY_AUTH_MODE", "token")
+        # Token authentication, Ray's default for new clusters since 2.52: a `ray start` head requires the token and the
+        # driver sends it; a local instance gets one too. Said explicitly, Ray does not print a warning about it.
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
         try:
             import ray  # noqa: PLC0415 - optional extra
         except ImportError:
