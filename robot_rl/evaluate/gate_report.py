@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 _STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse}"
-          "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}"
+          "table{font-size:12px}td,th{border:1px solid #ccc;padding:2px 5px;text-align:right}"
+          "td:first-child{text-align:left}"
           ".fail{background:#fdd}.pass{color:#070;font-size:1.4em}.failed{color:#b00;font-size:1.4em}"
           "img{max-width:100%;height:auto}")
 

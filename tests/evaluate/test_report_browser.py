@@ -59,6 +59,13 @@ def test_the_gate_report_shows_its_table_and_every_sweep_curve(tmp_path):
     assert (image[:, 1150:] < 0.95).any(axis=-1).sum() == 0
 
 
+def test_the_shipped_gate_reports_fit_the_page(tmp_path):
+    for policy in ("arm-reach", "quadrotor-hover", "mobile-base-goal"):  # every column: events, smoothness, ...
+        image = screenshot(ROOT / "policies" / policy / "gate" / "report.html", tmp_path / f"{policy}.png")
+        assert plot_pixels(image) > 2000, policy
+        assert (image[:, 1150:] < 0.95).any(axis=-1).sum() == 0, f"{policy}: the table runs off the page"
+
+
 def test_the_shipped_reality_gap_report_shows_its_plots(tmp_path):
     image = screenshot(ROOT / "calibration" / "mobile_base" / "worn_wheels_slipping.html", tmp_path / "gap.png",
                        height=4000)
