@@ -142,6 +142,7 @@ class Controller:
         self.reenabled = False
         self.onsets = 0
         self.sync_wait_since: float | None = None
+        self.sync_lost = False  # the synced operator missed `sync_timeout_s`: ticks do not wait until it answers
         self.events_pending = False
         """A goal, enable or reset arrived since the last tick (see `urgent`)."""
         self.answered = False
@@ -244,22 +245,26 @@ class Controller:
     def fresh(self) -> bool:
         """Every state input has a newer stamp than at the previous tick.
 
-        With `takeover.sync`, the simulated operator must also have answered that state (or `sync_timeout_s` of wall
-        time has passed: a dead operator never stalls the controller).
+        With `takeover.sync`, the simulated operator must also have answered that state, or `sync_timeout_s` of wall
+        time has passed: a dead operator never stalls the controller. After such a timeout the ticks stop waiting
+        until the operator answers again (a dead one does not slow every tick down by the timeout).
         """
         ready = len(self.inputs) == len(self.adapter.state_topics) and all(
             stamp > self.used_stamps.get(k, -1) for k, (stamp, _) in self.inputs.items())
         if not (ready and self.operator is not None and self.takeover.sync and self.mode == ACTIVE):
             return ready
         if self.operator.answered(max(stamp for stamp, _ in self.inputs.values())):
-            self.sync_wait_since = None
+            self.sync_wait_since, self.sync_lost = None, False
+            return True
+        if self.sync_lost:
             return True
         now = time.monotonic()
         self.sync_wait_since = self.sync_wait_since or now
         if now - self.sync_wait_since < self.takeover.sync_timeout_s:
             return False
-        print("controller: the synced operator did not answer within takeover.sync_timeout_s; going on", flush=True)
-        self.sync_wait_since = None
+        print("controller: the synced operator did not answer within takeover.sync_timeout_s; going on without "
+              "waiting until it answers again", flush=True)
+        self.sync_wait_since, self.sync_lost = None, True
         return True
 
     def urgent(self) -> bool:

@@ -192,3 +192,34 @@ def test_bad_takeover_parameters_are_named(bad: dict) -> None:
 
     with pytest.raises(ParameterError, match=next(iter(bad))):
         Rig(**bad)
+
+
+def test_a_synced_tick_waits_for_the_operator_and_a_silent_one_stops_the_waiting(monkeypatch) -> None:
+    clock = [1000.0]  # wall seconds, set by the test
+    monkeypatch.setattr("robot_rl.deploy.controller.time.monotonic", lambda: clock[0])
+    rig = Rig(sync=True, sync_timeout_s=5.0)
+    rig.joy(deadman=False)
+    rig.step()  # enabled and active
+
+    def new_state() -> None:
+        rig.bus.now_ns += PERIOD_NS
+        msg = rig.adapter.encode_state({"joint_pos_rad": rig.q[None], "joint_vel_rad_s": np.zeros((1, 7))},
+                                       rig.bus.now_ns)["joint_states"]
+        rig.publish(ARM.ros.state_topics["joint_states"].name, msg)
+        rig.t.spin_once(0.0)
+
+    new_state()
+    assert rig.c.mode == "active" and not rig.c.fresh()  # the operator has not answered this state
+    clock[0] += 4.9
+    assert not rig.c.fresh()  # still within the timeout
+    clock[0] += 0.2
+    assert rig.c.fresh() and rig.c.sync_lost  # 5.1 s: go on without it
+    rig.c.tick()
+    new_state()
+    assert rig.c.fresh()  # a silent operator no longer holds every tick for 5 s
+    rig.joy(deadman=False)  # it answers again (its Joy carries this state's stamp)
+    rig.t.spin_once(0.0)
+    assert rig.c.fresh() and not rig.c.sync_lost
+    rig.c.tick()
+    new_state()
+    assert not rig.c.fresh()  # and the ticks wait for it again
