@@ -108,7 +108,7 @@ class EpisodeDetails:
         out: dict[str, Any] = {"task_error": float(info["task_error"][i])}
         if self.trace is not None:
             out["trace"] = np.stack([p for p, _ in self.steps[i]])
-            out["task"] = {k: np.asarray(v[i]).copy() for k, v in info.get("task", {}).items()}
+            out["task"] = {k: np.asarray(v[i]).copy() for k, v in info["task"].items()}
             if self.steps[i][0][1] is not None:
                 out["qpos"] = np.stack([q for _, q in self.steps[i]])
                 out["mocap_pos"] = info["mocap_pos"][i].copy()

@@ -12,7 +12,7 @@ never on the process it runs in, so `--ray` changes where work runs, not what it
 Ray 2.60 binds its servers to the node address it resolves, which is the machine's routable address even when
 told 127.0.0.1 (`ray.init(_node_ip_address=...)` and `ray start --node-ip-address` are resolved away from
 loopback). A local instance therefore starts with `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`, Ray's own switch that
-resolves the node to 127.0.0.1: every Ray server then listens on loopback only (tests check it with `ss`), and
+resolves the node to 127.0.0.1: every Ray server then listens on loopback only (tests read /proc/net/tcp and tcp6), and
 with `RAY_USAGE_STATS_ENABLED=0` nothing is reported home.
 """
 

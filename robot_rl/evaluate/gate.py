@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -92,10 +93,7 @@ def run_case(policy_dir: Path, case: Case, episodes: int, seed: int, scratch: Pa
     low, high = wilson_interval(k, stats.episodes)
     passed = case.threshold is None or low >= case.threshold
     errors = [d["task_error"] for d in details]
-    events: dict[str, int] = {}
-    for d in details:
-        for name, n in d["events"].items():
-            events[name] = events.get(name, 0) + n
+    events = sum((Counter(d["events"]) for d in details), Counter())
     return CaseResult(case.name, case.kind, case.parameter, case.value, stats.episodes, stats.success_rate, low, high,
                       case.threshold, passed, stats.mean_return, stats.command_clip_fraction, stats.wall_time_s,
                       float(np.nanmean(errors)), cvar(errors, 0.5),

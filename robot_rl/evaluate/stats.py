@@ -33,7 +33,8 @@ def cvar(values: Sequence[float], alpha: float = 0.5) -> float:
     >>> cvar([1.0, 2.0, 3.0], 0.5)  # ceil(1.5) = 2 worst
     2.5
     """
-    v = np.sort(np.asarray(values, dtype=np.float64)[~np.isnan(np.asarray(values, dtype=np.float64))])
+    v = np.asarray(values, dtype=np.float64)
+    v = np.sort(v[~np.isnan(v)])
     if len(v) == 0:
         return float("nan")
     return float(v[-max(1, int(np.ceil(alpha * len(v)))):].mean())

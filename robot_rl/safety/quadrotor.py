@@ -159,9 +159,7 @@ def violated_quadrotor(limits: QuadrotorLimits, state: Mapping[str, np.ndarray])
     """
     p = state["position_m"]
     outside = ((p < limits.geofence_low_m) | (p > limits.geofence_high_m)).any(axis=1)
-    w, x, y, z = (state["quat_wxyz"][:, i] for i in range(4))
-    up_z = 1 - 2 * (x * x + y * y)  # R[2, 2] of a unit quaternion
-    return outside | (up_z < np.cos(limits.tilt_max_rad) * (w * w + x * x + y * y + z * z))
+    return outside | (rotation(state["quat_wxyz"])[0][:, 2, 2] < np.cos(limits.tilt_max_rad))
 
 
 def brake_command(limits: QuadrotorLimits, rot: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ Signals compared (per tick, per joint): position (rad) and velocity (rad/s), eac
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,15 @@ def warm_segments(log: SysidLog, warmup_s: float) -> list[tuple[int, int]]:
     """`log`'s segments without their first `warmup_s` (where no window starts: `WindowedReplay.warmup_s`)."""
     warm = round(warmup_s / log.dt_s)
     return [(a + warm, b) for a, b in log.segments]
+
+
+def at_latency(table: Callable[[int], np.ndarray], latency: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+    """`table(latency[i])[ticks[i]]` for every env i `[n, ...]` (`table`: a per-latency array over the log's ticks)."""
+    out = np.empty((len(ticks), *table(int(latency[0])).shape[1:]))
+    for lat in np.unique(latency):
+        rows = latency == lat
+        out[rows] = table(int(lat))[ticks[rows]]
+    return out
 
 
 def window_starts(segments: Sequence[tuple[int, int]], window: int) -> np.ndarray:
@@ -176,12 +185,7 @@ class WindowedReplay:
 
     def _executed(self, latency: np.ndarray, ticks: np.ndarray) -> np.ndarray:
         """Each env's `schedule(latency[i])[ticks[i]]`: what env i executes at its tick."""
-        first = self.schedule(int(latency[0]))
-        out = np.empty((len(ticks), *first.shape[1:]))
-        for lat in np.unique(latency):
-            rows = latency == lat
-            out[rows] = self.schedule(int(lat))[ticks[rows]]
-        return out
+        return at_latency(self.schedule, latency, ticks)
 
     def measured(self) -> np.ndarray:
         """Measured signals over the windows `[n_windows, window, n_signals]`, scaled."""

@@ -23,7 +23,7 @@ from robot_rl.envs.plants import PLANTS
 from robot_rl.envs.plants.mobile_base import MobileBasePlant, wheel_ramp, wheel_speed_targets
 from robot_rl.robots import RobotSpec
 from robot_rl.spaces.geometry import quat_from_euler, wrap_angle, yaw_from_quat
-from robot_rl.sysid.replay import SysidLog, WindowedReplay, delayed
+from robot_rl.sysid.replay import SysidLog, WindowedReplay, at_latency, delayed
 
 MOBILE_BASE_SCALES = {"position_m": 0.01, "yaw_rad": 0.01, "forward_velocity_m_s": 0.05, "yaw_rate_rad_s": 0.05}
 """Residual scale per signal (m, rad, m/s, rad/s): a residual of one scale weighs 1."""
@@ -33,7 +33,8 @@ class FixedDraws:
     """Stands in for the plant's random generator in a replay: its uniform draws are fixed numbers.
 
     The plant draws only the wheel slip from it, once per control step (`MobileBasePlant.control_step`: each wheel
-    loses the fraction draw x `wheel_slip_fraction` of its speed). The default, 0.5 everywhere, runs the expected
+    loses the fraction draw x `wheel_slip_fraction` of its speed; pushes, which would draw too, are off in a
+    replay). The default, 0.5 everywhere, runs the expected
     slip; `robot_rl.sysid.slip` sets every tick's draws per env and wheel.
     """
 
@@ -169,10 +170,7 @@ class MobileBaseReplay(WindowedReplay):
         return idx, latency
 
     def _set_ramp(self, plant: MobileBasePlant, latency: np.ndarray, ticks: np.ndarray) -> None:
-        ramp = np.empty((len(ticks), 2))
-        for lat in np.unique(latency):
-            ramp[latency == lat] = self.ramp(int(lat))[ticks[latency == lat]]
-        plant.set_wheel_ramp(np.arange(len(ticks)), ramp)
+        plant.set_wheel_ramp(np.arange(len(ticks)), at_latency(self.ramp, latency, ticks))
 
     def _predict_batch(self, params: Sequence[Mapping[str, float]], sets: int) -> np.ndarray:
         plant, k = self._plant(sets), len(self.starts)

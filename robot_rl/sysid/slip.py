@@ -179,12 +179,13 @@ def fit_spread(ticks: TickFactors) -> SpreadFit:
     """Maximum likelihood of the factors' uniform-plus-noise model; covariance from the inverse Hessian.
 
     Raises:
-        ValueError: fewer than 50 usable factors (too little motion), or a Hessian that is not positive definite.
+        SysidError: fewer than 50 usable factors (too little motion).
+        FitError: a Hessian that is not positive definite (radius and slip not identifiable).
 
     """
     k, c = ticks.factor, ticks.gain
     if len(k) < 50:
-        raise ValueError(f"only {len(k)} wheel-ticks turned the wheels enough (factor standard error below "
+        raise SysidError(f"only {len(k)} wheel-ticks turned the wheels enough (factor standard error below "
                          f"{MAX_GAIN:g}): too little excitation to separate wheel radius and slip")
     hi, lo = np.quantile(k, 0.98), np.quantile(k, 0.02)
     x0 = np.array([hi, np.log(np.clip(1 - lo / hi, 0.01, 0.5)), 0.0])
@@ -192,7 +193,7 @@ def fit_spread(ticks: TickFactors) -> SpreadFit:
     res = minimize(lambda x: float(negative_log_likelihood(x, k, c)), x0, method="L-BFGS-B", bounds=bounds)
     a, log_s, log_sigma = res.x
     if a * np.exp(log_s) > 0.1 * np.exp(log_sigma) * np.median(c):  # the slip's width shows above the noise
-        with contextlib.suppress(ValueError):  # else, or where the likelihood is flat in it: as unresolved
+        with contextlib.suppress(FitError):  # else, or where the likelihood is flat in it: as unresolved
             cov = _robust(lambda x: log_density(x, k, c), res.x, ticks.window)
             return SpreadFit(float(a), float(np.sqrt(cov[0, 0])), float(np.exp(log_s)),
                              float(np.exp(log_s) * np.sqrt(cov[1, 1])), float(np.exp(log_sigma)), len(k))
@@ -216,7 +217,7 @@ def _robust(logdens: Callable[[np.ndarray], np.ndarray], x: np.ndarray, clusters
     try:
         np.linalg.cholesky(h)
     except np.linalg.LinAlgError:
-        raise ValueError("the slip likelihood's Hessian is not positive definite: radius and slip not "
+        raise FitError("the slip likelihood's Hessian is not positive definite: radius and slip not "
                          "identifiable from this log") from None
     plain = np.linalg.inv(h)
     if clusters is None:
@@ -253,8 +254,8 @@ def separate_slip(spec: RobotSpec, log: SysidLog, result: FitResult, span: tuple
     ticks = tick_factors(spec, log, result.values, span)
     try:
         spread = fit_spread(ticks)
-    except ValueError as e:
-        raise (SysidError if "too little" in str(e) else FitError)(f"wheel slip: {e}") from None
+    except (SysidError, FitError) as e:
+        raise type(e)(f"wheel slip: {e}") from None
     r0 = spec.mobile_base.wheel_radius_m
     std = {"wheel_radius_m": r0 * spread.ratio_std, "wheel_slip_fraction": spread.slip_std}
     values = {"wheel_radius_m": spread.ratio * r0, "wheel_slip_fraction": spread.slip}
